@@ -1,0 +1,1 @@
+"""Deterministic, seeded generator of labelled sample documents for training and evaluation."""

@@ -1,0 +1,121 @@
+"""GB/T 50328-2014 Appendix A as stage → class → item, with same-named items made equivalent.
+
+The CSV in ``models/data/catalogue.csv`` is the project's own copy of the reference transcription;
+corrections verified against the standard are applied from the knowledge files (``name_fix``), and
+item codes never change.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CATALOGUE_CSV = DATA_DIR / "catalogue.csv"
+
+
+@dataclass(frozen=True)
+class Item:
+    code: str
+    name: str
+    stage: str
+    stage_name: str
+    class_code: str
+    class_name: str
+    group: str
+    position: int
+
+    @property
+    def equivalence_key(self) -> str:
+        """Items printed with the same name (e.g. 工程开工报审表 B2-1 / C3-1) share this key."""
+        return normalize_name(self.name)
+
+
+def normalize_name(name: str) -> str:
+    text = unicodedata.normalize("NFKC", name)
+    return re.sub(r"[\s()（）]", "", text)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    items: tuple[Item, ...]
+    sha256: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_code", {i.code: i for i in self.items})
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code  # type: ignore[attr-defined]
+
+    def __getitem__(self, code: str) -> Item:
+        return self._by_code[code]  # type: ignore[attr-defined]
+
+    @property
+    def codes(self) -> list[str]:
+        return [i.code for i in self.items]
+
+    @property
+    def class_codes(self) -> list[str]:
+        return list(dict.fromkeys(i.class_code for i in self.items))
+
+    @property
+    def stages(self) -> list[str]:
+        return list(dict.fromkeys(i.stage for i in self.items))
+
+    def class_name(self, class_code: str) -> str:
+        return next(i.class_name for i in self.items if i.class_code == class_code)
+
+    def equivalent(self, a: str, b: str) -> bool:
+        """True when two codes name the same form (scored as the same answer)."""
+        return a == b or self[a].equivalence_key == self[b].equivalence_key
+
+    def equivalents(self, code: str) -> list[str]:
+        key = self[code].equivalence_key
+        return [i.code for i in self.items if i.equivalence_key == key]
+
+    def order_key(self, code: str) -> tuple[int, int]:
+        """Catalogue order: class order then position, for exports grouped as archives hand them in."""
+        item = self[code]
+        return (self.class_codes.index(item.class_code), item.position)
+
+
+def _sort_position(code: str) -> int:
+    return int(code.rsplit("-", 1)[1])
+
+
+@cache
+def load_catalogue(path: Path = CATALOGUE_CSV) -> Catalogue:
+    raw = path.read_bytes()
+    fixes = _name_fixes()
+    items = []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            code = row["item_code"].strip()
+            items.append(
+                Item(
+                    code=code,
+                    name=fixes.get(code, row["item_name"].strip()),
+                    stage=row["stage"].strip(),
+                    stage_name=row["stage_name"].strip(),
+                    class_code=row["class_code"].strip(),
+                    class_name=row["class_name"].strip(),
+                    group=row["group"].strip(),
+                    position=_sort_position(code),
+                )
+            )
+    digest = hashlib.sha256(raw + repr(sorted(fixes.items())).encode()).hexdigest()
+    return Catalogue(items=tuple(items), sha256=digest)
+
+
+def _name_fixes() -> dict[str, str]:
+    from models.knowledge import load_knowledge  # local: knowledge depends on nothing here
+
+    return {code: k.name_fix for code, k in load_knowledge().items() if k.name_fix}
