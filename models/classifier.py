@@ -1,0 +1,281 @@
+"""The archive classifier: a learned text model combined with catalogue evidence, calibrated.
+
+Two parts, fitted on different data:
+
+1. ``text model``: TF-IDF over domain-segmented words (uni+bigrams) and character 1–3-grams → a
+   linear SVM, one score per item. It learns wordings from labelled documents.
+2. ``combiner``: a conditional-logit (softmax over items) whose few weights are *shared by all
+   items*. Its inputs per (document, item) are the text score and the catalogue evidence of
+   ``models.evidence`` (title on the page, fields, keywords, issuing body). Fitted by maximum
+   likelihood on a calibration split the text model never saw, so its probabilities are calibrated
+   and an item with few training samples still lands when its title is printed.
+
+Stage and class probabilities are sums of item probabilities, so the hierarchy never contradicts
+itself. Items with the same printed name (e.g. 工程开工报审表 B2-1 / C3-1) count as one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize
+from scipy.special import log_softmax, softmax
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from features.segmentation import Segmenter
+from models.catalogue import Catalogue, load_catalogue
+from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact
+from models.knowledge import ItemKnowledge, load_knowledge
+from models.routing import ThresholdChoice, choose_threshold
+
+COMBINER_FEATURES = ("text_score", "text_rel", *EVIDENCE_FEATURES)
+TOP_K = 5
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_code: str
+    item_name: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One document's place in the catalogue. ``confidence`` counts same-named items as one answer."""
+
+    item_code: str
+    item_name: str
+    class_code: str
+    class_name: str
+    stage: str
+    confidence: float
+    class_confidence: float
+    stage_confidence: float
+    candidates: tuple[Candidate, ...]
+
+
+class WordNgrams:
+    """Analyzer: segmented words and their bigrams (a picklable callable for TfidfVectorizer)."""
+
+    def __init__(self, segmenter: Segmenter) -> None:
+        self.segmenter = segmenter
+
+    def __call__(self, text: str) -> list[str]:
+        words = self.segmenter.words(text)
+        return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def _compact_text(text: str) -> str:
+    return compact(text)
+
+
+def domain_terms(catalogue: Catalogue, knowledge: dict[str, ItemKnowledge]) -> list[str]:
+    """Words the segmenter keeps whole: item names, titles, local names, fields and keywords."""
+    terms: list[str] = []
+    for item in catalogue.items:
+        terms.append(compact(item.name))
+        k = knowledge.get(item.code)
+        if k:
+            terms += [compact(t) for t in (*k.names, *k.fields, *k.keywords)]
+    return [t for t in dict.fromkeys(terms) if 2 <= len(t) <= 20]
+
+
+class ArchiveClassifier:
+    """Classifies document text into GB/T 50328 items.
+
+    Parameters
+    ----------
+    C : float, default=0.5
+        Regularisation of the linear SVM text model.
+    l2 : float, default=1e-3
+        L2 penalty on the combiner weights (per calibration document).
+    max_char_features, max_word_features : int
+        Vocabulary caps; they bound model size and memory.
+
+    Examples
+    --------
+    >>> clf = ArchiveClassifier().fit(train_texts, train_codes, calib_texts, calib_codes)  # doctest: +SKIP
+    >>> clf.predict(["隐蔽工程验收记录 工程名称：…"])[0].item_code  # doctest: +SKIP
+    'C5-1'
+    """
+
+    def __init__(
+        self,
+        *,
+        C: float = 0.5,
+        l2: float = 1e-3,
+        max_char_features: int = 300_000,
+        max_word_features: int = 200_000,
+        target_precision: float = 0.99,
+    ) -> None:
+        self.C = C
+        self.l2 = l2
+        self.max_char_features = max_char_features
+        self.max_word_features = max_word_features
+        self.target_precision = target_precision
+
+    # ------------------------------------------------------------------------------------ fit
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[str],
+        calib_texts: Sequence[str],
+        calib_labels: Sequence[str],
+        catalogue: Catalogue | None = None,
+        knowledge: dict[str, ItemKnowledge] | None = None,
+    ) -> ArchiveClassifier:
+        catalogue = catalogue or load_catalogue()
+        knowledge = knowledge if knowledge is not None else load_knowledge()
+        unknown = sorted({c for c in (*labels, *calib_labels) if c not in catalogue})
+        if unknown:
+            raise ValueError(f"labels not in the catalogue: {unknown[:10]}")
+        self.catalogue_ = catalogue
+        self.codes_ = catalogue.codes
+        self.catalogue_sha256_ = catalogue.sha256
+        self.segmenter_ = Segmenter(domain_terms(catalogue, knowledge))
+        self.word_vectorizer_ = TfidfVectorizer(
+            analyzer=WordNgrams(self.segmenter_), sublinear_tf=True, min_df=2,
+            max_features=self.max_word_features, dtype=np.float32,
+        )
+        self.char_vectorizer_ = TfidfVectorizer(
+            analyzer="char", ngram_range=(1, 3), preprocessor=_compact_text, sublinear_tf=True, min_df=2,
+            max_features=self.max_char_features, dtype=np.float32,
+        )
+        X = sp.hstack([self.word_vectorizer_.fit_transform(texts), self.char_vectorizer_.fit_transform(texts)]).tocsr()
+        self.text_model_ = LinearSVC(C=self.C, dual=True, max_iter=2000).fit(X, list(labels))
+        self.evidence_ = CatalogueEvidence.build(catalogue, knowledge)
+        index = {c: i for i, c in enumerate(self.codes_)}
+        self.text_columns_ = np.asarray([index[c] for c in self.text_model_.classes_])
+
+        F = self._combiner_features(calib_texts)
+        y = np.asarray([index[c] for c in calib_labels])
+        self.weights_ = self._fit_combiner(F, y)
+
+        proba = self._softmax(F)
+        choice = self._routing_choice(proba, y)
+        self.threshold_ = choice
+        self.calibration_ = {"n": len(y), "accuracy": float(self._correct(proba, y).mean())}
+        return self
+
+    def _fit_combiner(self, F: np.ndarray, y: np.ndarray) -> np.ndarray:
+        n, _, d = F.shape
+        rows = np.arange(n)
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            U = F @ w
+            logp = log_softmax(U, axis=1)
+            p = np.exp(logp)
+            nll = -logp[rows, y].sum() / n + self.l2 * (w @ w)
+            grad = -(F[rows, y].sum(axis=0) - np.einsum("nk,nkd->d", p, F)) / n + 2 * self.l2 * w
+            return float(nll), grad
+
+        w0 = np.zeros(d)
+        w0[0] = 1.0
+        res = minimize(loss, w0, jac=True, method="L-BFGS-B")
+        return res.x
+
+    # -------------------------------------------------------------------------------- predict
+    def _text_scores(self, texts: Sequence[str]) -> np.ndarray:
+        X = sp.hstack([self.word_vectorizer_.transform(texts), self.char_vectorizer_.transform(texts)]).tocsr()
+        raw = self.text_model_.decision_function(X)
+        scores = np.full((len(texts), len(self.codes_)), raw.min(initial=-1.0) - 1.0, dtype=np.float32)
+        scores[:, self.text_columns_] = raw
+        return scores
+
+    def _combiner_features(self, texts: Sequence[str]) -> np.ndarray:
+        s = self._text_scores(texts)
+        rel = s - s.max(axis=1, keepdims=True)
+        ev = self.evidence_.transform(texts)
+        return np.concatenate([s[..., None], rel[..., None], ev], axis=2)
+
+    def _softmax(self, F: np.ndarray) -> np.ndarray:
+        return softmax(F @ self.weights_, axis=1)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Item probabilities, shape (n_docs, n_items) in catalogue order (``codes_``)."""
+        self._check_fitted()
+        if len(texts) == 0:
+            return np.zeros((0, len(self.codes_)))
+        return self._softmax(self._combiner_features(texts))
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        return [self._prediction(row) for row in self.predict_proba(texts)]
+
+    # ------------------------------------------------------------------------ hierarchy & groups
+    def _groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Index arrays: equivalence group, class and stage of each item."""
+        if not hasattr(self, "_group_cache"):
+            cat = self.catalogue_
+            keys = {k: i for i, k in enumerate(dict.fromkeys(cat[c].equivalence_key for c in self.codes_))}
+            classes = {k: i for i, k in enumerate(cat.class_codes)}
+            stages = {k: i for i, k in enumerate(cat.stages)}
+            self._group_cache = (
+                np.asarray([keys[cat[c].equivalence_key] for c in self.codes_]),
+                np.asarray([classes[cat[c].class_code] for c in self.codes_]),
+                np.asarray([stages[cat[c].stage] for c in self.codes_]),
+            )
+        return self._group_cache
+
+    def group_confidence(self, proba: np.ndarray) -> np.ndarray:
+        """Per item: the probability of its equivalence group (same-named items summed)."""
+        groups, _, _ = self._groups()
+        sums = np.zeros((proba.shape[0], groups.max() + 1))
+        np.add.at(sums.T, groups, proba.T)
+        return sums[:, groups]
+
+    def _correct(self, proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+        groups, _, _ = self._groups()
+        return groups[proba.argmax(axis=1)] == groups[y]
+
+    def _routing_choice(self, proba: np.ndarray, y: np.ndarray) -> ThresholdChoice:
+        conf = self.group_confidence(proba)[np.arange(len(y)), proba.argmax(axis=1)]
+        return choose_threshold(conf, self._correct(proba, y), self.target_precision)
+
+    def set_target_precision(self, target: float, calib_proba: np.ndarray, calib_y: np.ndarray) -> ThresholdChoice:
+        self.target_precision = target
+        self.threshold_ = self._routing_choice(calib_proba, calib_y)
+        return self.threshold_
+
+    def _prediction(self, proba: np.ndarray) -> Prediction:
+        groups, classes, stages = self._groups()
+        cat = self.catalogue_
+        group_p = np.bincount(groups, weights=proba, minlength=groups.max() + 1)
+        class_p = np.bincount(classes, weights=proba, minlength=classes.max() + 1)
+        stage_p = np.bincount(stages, weights=proba, minlength=stages.max() + 1)
+        # Best group first, and within a group its most likely member (the one the evidence points to).
+        order = np.lexsort((-proba, -group_p[groups]))
+        candidates: list[Candidate] = []
+        seen: set[int] = set()
+        for i in order:
+            if groups[i] in seen:
+                continue
+            seen.add(int(groups[i]))
+            code = self.codes_[i]
+            candidates.append(Candidate(code, cat[code].name, float(group_p[groups[i]])))
+            if len(candidates) == TOP_K:
+                break
+        top = cat[candidates[0].item_code]
+        return Prediction(
+            item_code=top.code,
+            item_name=top.name,
+            class_code=top.class_code,
+            class_name=top.class_name,
+            stage=top.stage,
+            confidence=candidates[0].confidence,
+            class_confidence=float(class_p[classes[order[0]]]),
+            stage_confidence=float(stage_p[stages[order[0]]]),
+            candidates=tuple(candidates),
+        )
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "weights_"):
+            raise RuntimeError("ArchiveClassifier is not fitted; call fit() or load one from the registry")
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state.pop("_group_cache", None)
+        return state

@@ -1,0 +1,169 @@
+"""``dangan`` command line: run the batch pipeline, train and list models.
+
+Exit status: 0 when the batch finished (even if some files failed: see their ``status``), 2 for usage
+errors (bad arguments, missing input), 3 when no model is registered, 1 for any other fatal failure.
+Results and the summary go to stdout; progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FATAL = 1
+    USAGE = 2
+    NO_MODEL = 3
+
+
+def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from pipelines.settings import Settings
+
+    overrides = {}
+    for name in ("workers", "ocr_engine", "batch_size", "target_precision", "home"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings(args)
+    from pipelines.prefect_env import configure_prefect
+
+    configure_prefect(settings.prefect_home, verbose=args.verbose)
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from models.registry import ModelRegistry, load_or_create_key
+    from pipelines.discovery import InputError, discover
+
+    if ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file)).active_version() is None:
+        print(f"dangan: no trained model in {settings.models_dir}; run `dangan train` first", file=sys.stderr)
+        return ExitCode.NO_MODEL
+    try:
+        discover([Path(p) for p in args.inputs])
+    except InputError as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    from pipelines.flows import run_batch
+    from pipelines.progress import RichProgress, set_reporter
+
+    if not args.quiet:
+        set_reporter(RichProgress())
+    report = run_batch([str(p) for p in args.inputs], str(args.out), settings)
+    out = Path(report.out_dir)
+    print(f"results: {out / 'results.jsonl'}")
+    print(f"         {out / 'results.csv'}")
+    print(
+        f"files {report.files} (ok {report.ok}, errors {report.errors}, resumed {report.resumed}) · "
+        f"pages {report.pages} · auto {report.auto} · review {report.review} · "
+        f"model {report.model_version} · {report.seconds:.1f} s"
+    )
+    if report.error_codes:
+        print("errors: " + ", ".join(f"{k} {v}" for k, v in sorted(report.error_codes.items())))
+    return ExitCode.OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from models.registry import ModelRegistry, load_or_create_key
+
+    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    if args.if_missing and registry.active_version():
+        print(f"model {registry.active_version()} is active; not retraining (drop --if-missing to retrain)")
+        return ExitCode.OK
+    from pipelines.training import train_default
+
+    if args.per_item:
+        settings = settings.model_copy(update={"train_per_item": args.per_item})
+    print("training the seed model on the generated sample corpus …", file=sys.stderr)
+    outcome = train_default(settings)
+    m = outcome.metrics
+    print(
+        f"registered {outcome.version} in {outcome.seconds:.0f} s ({outcome.n_train} train, {outcome.n_calib} calib docs)\n"
+        f"held-out (unseen templates, n={m.n}): item {m.item_accuracy:.1%} · class {m.class_accuracy:.1%} · "
+        f"ECE {m.ece:.3f} · auto coverage {m.auto_coverage:.1%} at precision "
+        f"{'n/a' if m.auto_precision is None else f'{m.auto_precision:.1%}'} (threshold {m.threshold:.3f})"
+    )
+    return ExitCode.OK
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from models.registry import ModelRegistry, load_or_create_key
+
+    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    versions = registry.versions()
+    if not versions:
+        print(f"no models in {settings.models_dir}")
+        return ExitCode.OK
+    for info in versions:
+        test = info.metrics.get("heldout_test", {})
+        print(
+            f"{'*' if info.active else ' '} {info.version}  {info.created}  item {test.get('item_accuracy')}  "
+            f"class {test.get('class_accuracy')}  auto {test.get('auto_coverage')}@{test.get('auto_precision')}  "
+            f"threshold {info.thresholds.get('item')}"
+        )
+    return ExitCode.OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dangan", description=__doc__.splitlines()[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="verbose logs (Prefect and dangan) on stderr")
+    common.add_argument("--home", type=Path, help="state folder (default .dangan, or DANGAN_HOME)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", parents=[common], help="classify a folder or files")
+    run.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="folders (recursive) or files")
+    run.add_argument("--out", type=Path, required=True, help="output folder for results.jsonl/csv")
+    run.add_argument("--workers", type=int, help="worker processes (default: one per core)")
+    run.add_argument("--ocr-engine", dest="ocr_engine", help="rapidocr (default) | paddleocr | tesseract")
+    run.add_argument("--batch-size", dest="batch_size", type=int, help="files per Prefect task")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    train = sub.add_parser("train", parents=[common], help="train and register a model")
+    train.add_argument("--if-missing", action="store_true", help="only when no model is active yet")
+    train.add_argument("--per-item", type=int, help="generated training documents per catalogue item")
+    train.add_argument("--target-precision", dest="target_precision", type=float,
+                       help="auto-filing precision the threshold must reach on held-out data (default 0.99)")
+    train.set_defaults(func=cmd_train)
+
+    models = sub.add_parser("models", parents=[common], help="list registered models")
+    models.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print("dangan: interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: a fatal error, said plainly
+        from models.registry import RegistryError
+
+        if isinstance(exc, RegistryError):
+            print(f"dangan: {exc}", file=sys.stderr)
+            return ExitCode.NO_MODEL
+        logging.getLogger("dangan").exception("fatal error")
+        print(f"dangan: fatal: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return ExitCode.FATAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""The batch flow: thin Prefect orchestration over ``pipelines.processing``.
+
+Files are hashed in the parent (resume is keyed on sha256 + model version through the run's journal),
+grouped into batches of ``batch_size`` files, and each batch is one Prefect task on a process pool:
+one worker per core, each loading the classifier and OCR engine once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
+from prefect.task_runners import ProcessPoolTaskRunner
+from pydantic import BaseModel, Field
+
+from features.errors import DanganError, UnreadableFileError
+from models.registry import ModelRegistry, RegistryError, load_or_create_key
+from pipelines.discovery import discover
+from pipelines.processing import FileJob, limit_native_threads, process_batch, sha256_of
+from pipelines.progress import reporter
+from pipelines.results import ErrorInfo, FileResult, Journal, write_csv, write_jsonl
+from pipelines.settings import Settings
+
+JOURNAL_NAME = ".journal.jsonl"
+
+
+class BatchReport(BaseModel):
+    out_dir: str
+    files: int
+    ok: int
+    errors: int
+    resumed: int
+    pages: int
+    auto: int
+    review: int
+    error_codes: dict[str, int] = Field(default_factory=dict)
+    model_version: str
+    seconds: float
+    slowest: list[tuple[str, float]] = Field(default_factory=list)
+
+
+def _init_worker(threads: int) -> None:
+    limit_native_threads(threads)
+
+
+def _is_transient(task, task_run, state) -> bool:  # type: ignore[no-untyped-def]
+    """Retry a batch only for failures a retry can fix (a worker that died, an OS error)."""
+    try:
+        state.result()
+    except DanganError as exc:
+        return exc.retryable
+    except Exception:
+        return True
+    return False
+
+
+@task(name="process-batch", retries=1, retry_delay_seconds=2, retry_condition_fn=_is_transient,
+      cache_policy=NO_CACHE, persist_result=False)
+def process_batch_task(jobs: list[FileJob], settings: Settings) -> list[FileResult]:
+    return process_batch(jobs, settings)
+
+
+def _hash_jobs(jobs: list[FileJob]) -> dict[FileJob, str | None]:
+    hashes: dict[FileJob, str | None] = {}
+    for job in jobs:
+        try:
+            hashes[job] = sha256_of(job.path)
+        except OSError:
+            hashes[job] = None
+    return hashes
+
+
+@flow(name="dangan-batch", persist_result=False, validate_parameters=False)
+def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None) -> BatchReport:
+    """Classify every file under ``inputs`` and write ``results.jsonl`` / ``results.csv`` to ``out_dir``."""
+    settings = settings or Settings()
+    started = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    version = registry.active_version()
+    if version is None:
+        raise RegistryError(f"no trained model in {settings.models_dir}: run `dangan train` first")
+
+    jobs = discover([Path(p) for p in inputs], exclude=[out])
+    hashes = _hash_jobs(jobs)
+    journal = Journal(out / JOURNAL_NAME)
+    done = journal.load()
+    results: dict[FileJob, FileResult] = {}
+    todo: list[FileJob] = []
+    for job in jobs:
+        prior = done.get((hashes[job] or "", version))
+        if prior is not None:
+            results[job] = prior.model_copy(update={"file": job.display})
+        else:
+            todo.append(job)
+    resumed = len(results)
+
+    progress = reporter()
+    progress.start(len(jobs), "dangan")
+    progress.advance(resumed)
+    try:
+        if todo:
+            batches = [todo[i : i + settings.batch_size] for i in range(0, len(todo), settings.batch_size)]
+            futures = {}
+            for i, batch in enumerate(batches):
+                fut = process_batch_task.with_options(task_run_name=f"batch-{i:05d}").submit(batch, settings)
+                futures[fut] = batch
+            for fut in as_completed(list(futures)):
+                batch = futures[fut]
+                try:
+                    batch_results = fut.result()
+                except Exception as exc:  # the worker itself died twice: record, don't lose the batch
+                    err = UnreadableFileError(f"worker failed: {type(exc).__name__}: {exc}")
+                    batch_results = [
+                        FileResult(file=j.display, sha256=hashes[j], status="error",
+                                   error=ErrorInfo(code=str(err.code), message=err.message),
+                                   model_version=version)
+                        for j in batch
+                    ]
+                journal.append(batch_results)
+                for job, r in zip(batch, batch_results):
+                    results[job] = r
+                progress.advance(len(batch))
+    finally:
+        journal.close()
+        progress.stop()
+
+    ordered = [results[j] for j in jobs]
+    write_jsonl(out / "results.jsonl", ordered)
+    write_csv(out / "results.csv", ordered)
+    report = _report(ordered, out, version, resumed, time.perf_counter() - started)
+    (out / "summary.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    return report
+
+
+def _report(results: list[FileResult], out: Path, version: str, resumed: int, seconds: float) -> BatchReport:
+    ok = [r for r in results if r.status == "ok"]
+    codes = Counter(r.error.code for r in results if r.error)
+    slowest = sorted(((r.file, round(r.seconds, 2)) for r in results), key=lambda x: -x[1])[:5]
+    return BatchReport(
+        out_dir=str(out), files=len(results), ok=len(ok), errors=len(results) - len(ok), resumed=resumed,
+        pages=sum(r.pages or 0 for r in results), auto=sum(r.route == "auto" for r in ok),
+        review=sum(r.route == "review" for r in ok), error_codes=dict(codes), model_version=version,
+        seconds=round(seconds, 2), slowest=slowest,
+    )
+
+
+def run_batch(inputs: list[str], out_dir: str, settings: Settings) -> BatchReport:
+    """Run ``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default)."""
+    from pipelines.prefect_env import heartbeat_off
+
+    runner = ProcessPoolTaskRunner(
+        max_workers=settings.workers, initializer=_init_worker, initargs=(settings.ocr_threads,)
+    )
+    with heartbeat_off():
+        return batch_flow.with_options(task_runner=runner)(inputs=inputs, out_dir=out_dir, settings=settings)

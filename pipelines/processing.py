@@ -1,0 +1,157 @@
+"""One file → one ``FileResult``: plain functions that the Prefect flow wraps (and tests call directly).
+
+Each worker process loads the classifier and (lazily, on the first page that needs it) the OCR
+engine once, through ``worker_context``; nothing here depends on Prefect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from features.errors import DanganError, TooLargeError, UnreadableFileError
+from features.extraction import extract_document
+from features.ocr.base import OcrEngine
+from features.tags import extract_tags
+from models.classifier import ArchiveClassifier
+from models.registry import ModelRegistry, load_or_create_key
+from pipelines.results import CandidateOut, ErrorInfo, FileResult, TagsOut, UnitOut
+from pipelines.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileJob:
+    """A file to process: its absolute path and the path reported (relative to its input folder)."""
+
+    path: Path
+    display: str
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    classifier: ArchiveClassifier
+    model_version: str
+    _engine: OcrEngine | None = field(default=None, repr=False)
+
+    def engine(self) -> OcrEngine:
+        if self._engine is None:
+            from features.ocr.registry import create_engine
+
+            self._engine = create_engine(
+                self.settings.ocr_engine, threads=self.settings.ocr_threads, cache_dir=self.settings.cache_dir
+            )
+        return self._engine
+
+
+_CONTEXT: WorkerContext | None = None
+
+
+def load_active_model(settings: Settings) -> tuple[ArchiveClassifier, dict[str, Any]]:
+    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    return registry.load()
+
+
+def worker_context(settings: Settings) -> WorkerContext:
+    """The process-wide context, built on first use in each worker process."""
+    global _CONTEXT
+    if _CONTEXT is None or _CONTEXT.settings != settings:
+        classifier, manifest = load_active_model(settings)
+        _CONTEXT = WorkerContext(settings=settings, classifier=classifier, model_version=manifest["version"])
+    return _CONTEXT
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _error(job: FileJob, sha: str | None, exc: DanganError, started: float, version: str) -> FileResult:
+    return FileResult(
+        file=job.display, sha256=sha, status="error",
+        error=ErrorInfo(code=str(exc.code), message=exc.message),
+        model_version=version, seconds=time.perf_counter() - started,
+    )
+
+
+def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
+    """Extract, classify, tag and route one file; every failure becomes an error result."""
+    started = time.perf_counter()
+    sha: str | None = None
+    try:
+        try:
+            size = job.path.stat().st_size
+            if size > ctx.settings.max_file_mb * 1024 * 1024:
+                raise TooLargeError(f"file is {size / 2**20:.0f} MB, above the {ctx.settings.max_file_mb} MB limit")
+            sha = sha256_of(job.path)
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read file: {exc.strerror or exc}") from exc
+        doc = extract_document(
+            job.path,
+            engine_factory=ctx.engine,
+            dpi=ctx.settings.dpi,
+            max_pixels=ctx.settings.max_image_pixels,
+            max_pages=ctx.settings.max_pages,
+            min_text_chars=ctx.settings.min_text_chars,
+        )
+    except DanganError as exc:
+        return _error(job, sha, exc, started, ctx.model_version)
+    except Exception as exc:  # a bug or an unexpected library failure: record it, keep the batch going
+        log.exception("unexpected failure on %s", job.display)
+        err = DanganError(f"internal error: {type(exc).__name__}: {exc}")
+        return _error(job, sha, err, started, ctx.model_version)
+
+    text = doc.text
+    clf = ctx.classifier
+    pred = clf.predict([text])[0]
+    tags = extract_tags(text, clf.segmenter_)
+    route = "auto" if pred.confidence >= clf.threshold_.threshold else "review"
+    return FileResult(
+        file=job.display,
+        sha256=sha,
+        status="ok",
+        pages=doc.page_count,
+        text_source=doc.text_source,
+        ocr_confidence=doc.ocr_confidence,
+        stage=pred.stage,
+        class_code=pred.class_code,
+        class_name=pred.class_name,
+        item_code=pred.item_code,
+        item_name=pred.item_name,
+        confidence=pred.confidence,
+        class_confidence=pred.class_confidence,
+        route=route,
+        candidates=[CandidateOut(**c.__dict__) for c in pred.candidates],
+        model_version=ctx.model_version,
+        tags=TagsOut(
+            project_name=tags.project_name,
+            doc_number=tags.doc_number,
+            doc_date=tags.doc_date,
+            units=[UnitOut(role=u.role, name=u.name) for u in tags.units],
+            discipline=tags.discipline,
+            keywords=list(tags.keywords),
+        ),
+        warnings=list(doc.warnings),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def process_batch(jobs: list[FileJob], settings: Settings) -> list[FileResult]:
+    ctx = worker_context(settings)
+    return [process_file(job, ctx) for job in jobs]
+
+
+def limit_native_threads(threads: int) -> None:
+    """One worker per core: keep BLAS/OpenMP from oversubscribing the machine."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_THREAD_LIMIT"):
+        os.environ.setdefault(var, str(threads))

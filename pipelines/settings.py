@@ -1,0 +1,52 @@
+"""All configuration in one place: environment variables ``DANGAN_*`` (or a ``.env`` file), with
+defaults that work on a fresh machine."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DANGAN_", env_file=".env", extra="ignore")
+
+    home: Path = Field(Path(".dangan"), description="State: model registry, signing key, Prefect home, caches")
+    ocr_engine: str = Field("rapidocr", description="rapidocr | paddleocr | tesseract")
+    ocr_threads: int = Field(1, ge=1, le=64, description="Threads per OCR engine (one engine per worker)")
+    workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=64)
+    batch_size: int = Field(4, ge=1, le=256, description="Files per Prefect task")
+    dpi: int = Field(200, ge=72, le=600)
+    max_image_pixels: int = Field(180_000_000, description="Larger images are refused as too_large")
+    max_pages: int = Field(500, ge=1)
+    max_file_mb: int = Field(512, ge=1)
+    min_text_chars: int = Field(12, description="Fewer meaningful characters on a page means OCR it")
+    target_precision: float = Field(0.99, gt=0.5, lt=1.0)
+    # Training corpus sizes (documents per catalogue item) for the default, generated seed model.
+    train_per_item: int = Field(24, ge=2)
+    calib_per_item: int = Field(6, ge=1)
+    test_per_item: int = Field(4, ge=1)
+    seed: int = 20261128
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def key_file(self) -> Path:
+        return self.root / "secret.key"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.root / "prefect"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
