@@ -173,7 +173,8 @@ class ModelRegistry:
 
     def load(self, version: str | None = None) -> tuple[Any, dict[str, Any]]:
         """The verified model and its manifest (the active one by default)."""
-        version = version or self.active_version()
+        if version is None:
+            version = self.active_version()
         if version is None:
             raise RegistryError(f"no active model in {self.root}; run `dangan train` first")
         directory = self._dir(version)

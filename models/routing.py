@@ -33,10 +33,27 @@ def risk_coverage(confidence: np.ndarray, correct: np.ndarray) -> tuple[np.ndarr
     return conf, n / len(conf), hits / n
 
 
+def wilson_lower(hits: np.ndarray, n: np.ndarray, z: float) -> np.ndarray:
+    """Lower Wilson score bound of a binomial proportion (vectorised)."""
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    margin = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - margin) / denom
+
+
 def choose_threshold(
-    confidence: np.ndarray, correct: np.ndarray, target_precision: float = 0.99, min_auto: int = 20
+    confidence: np.ndarray,
+    correct: np.ndarray,
+    target_precision: float = 0.99,
+    min_auto: int = 20,
+    z: float = 1.2816,
 ) -> ThresholdChoice:
-    """Lowest threshold at which precision of everything above it is ≥ target.
+    """Lowest threshold at which the precision of everything above it is ≥ target, with confidence.
+
+    The largest prefix that merely *measures* ≥ target on the calibration data overfits it (the
+    last few documents let in are the ones that happened to be right), and on new data falls just
+    short. So the prefix must reach the target with its one-sided 90% Wilson lower bound (``z``).
 
     Ties are kept together (a threshold cannot split documents of equal confidence). When no prefix
     of at least ``min_auto`` documents reaches the target, the threshold is 1.0+ (all to review):
@@ -49,7 +66,9 @@ def choose_threshold(
     conf, coverage, precision = risk_coverage(confidence, correct)
     # Only cut where the next document has a strictly lower confidence.
     cut_ok = np.append(conf[1:] < conf[:-1], True)
-    ok = (precision >= target_precision) & cut_ok & (np.arange(1, len(conf) + 1) >= min_auto)
+    n = np.arange(1, len(conf) + 1)
+    lower = wilson_lower(precision * n, n, z)
+    ok = (lower >= target_precision) & cut_ok & (np.arange(1, len(conf) + 1) >= min_auto)
     if not ok.any():
         return ThresholdChoice(1.01, target_precision, 1.0, 0.0, len(conf))
     i = int(np.flatnonzero(ok)[-1])
