@@ -32,7 +32,9 @@ from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact
 from models.knowledge import ItemKnowledge, load_knowledge
 from models.routing import ThresholdChoice, choose_threshold
 
-COMBINER_FEATURES = ("text_score", "text_rel", *EVIDENCE_FEATURES)
+# Per-document constants (e.g. "score minus the best score") would cancel out in the softmax, so the
+# text model enters as its raw score plus an indicator of its own top choice.
+COMBINER_FEATURES = ("text_score", "text_top", *EVIDENCE_FEATURES)
 TOP_K = 5
 
 
@@ -188,9 +190,9 @@ class ArchiveClassifier:
 
     def _combiner_features(self, texts: Sequence[str]) -> np.ndarray:
         s = self._text_scores(texts)
-        rel = s - s.max(axis=1, keepdims=True)
+        top = (s >= s.max(axis=1, keepdims=True)).astype(np.float32)
         ev = self.evidence_.transform(texts)
-        return np.concatenate([s[..., None], rel[..., None], ev], axis=2)
+        return np.concatenate([s[..., None], top[..., None], ev], axis=2)
 
     def _softmax(self, F: np.ndarray) -> np.ndarray:
         return softmax(F @ self.weights_, axis=1)

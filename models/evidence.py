@@ -31,7 +31,7 @@ _NON_WORD = re.compile(r"[^\u4e00-\u9fffA-Za-z0-9]")
 
 EVIDENCE_FEATURES = (
     "head_cover",        # best coverage of an item name's bigrams by one head line
-    "head_cover_rel",    # head_cover minus the best head_cover of any item (0 for the leader)
+    "head_top",          # 1 for the item(s) whose name the head covers best (when covered ≥ 80%)
     "head_spec",         # head_cover weighted by the matched name's length (longer = more specific)
     "head_fit",          # how much of the matching head line the name explains
     "body_cover",        # best coverage anywhere in the text (documents also cite other documents)
@@ -133,7 +133,7 @@ class CatalogueEvidence:
             spec = name_cover * np.minimum(self.name_len, 16) / 16
             head_cover = _max_by_owner(name_cover, self.name_owner, n_items)
             feats[:, 0] = head_cover
-            feats[:, 1] = head_cover - head_cover.max()
+            feats[:, 1] = (head_cover >= max(head_cover.max(), 0.8)).astype(np.float32)
             feats[:, 2] = _max_by_owner(spec * (name_cover >= 0.75), self.name_owner, n_items)
             feats[:, 3] = _max_by_owner(name_fit * (name_cover >= 0.75), self.name_owner, n_items)
         body = compact(text)
