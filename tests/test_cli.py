@@ -1,0 +1,115 @@
+"""The CLI end to end on real files: the demo inbox (text PDFs, scans, photos, TIFF, bad inputs)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+INBOX = REPO / "data" / "samples" / "inbox"
+REQUIRED = {
+    "file", "sha256", "status", "error", "pages", "text_source", "ocr_confidence", "stage", "class_code",
+    "item_code", "item_name", "confidence", "class_confidence", "route", "candidates", "model_version", "tags",
+}
+
+pytestmark = pytest.mark.slow
+
+
+def _dangan(args: list[str], settings, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DANGAN_HOME=str(settings.home), DANGAN_WORKERS="2")
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True, timeout=900, **kw
+    )
+
+
+def _expected() -> dict[str, dict[str, str]]:
+    with (INBOX / "labels.csv").open(encoding="utf-8") as fh:
+        return {row["file"]: row for row in csv.DictReader(fh)}
+
+
+@pytest.fixture(scope="module")
+def demo_run(trained, test_settings, tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo-out")
+    proc = _dangan(["run", str(INBOX), "--out", str(out), "-q"], test_settings)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    return out, proc, rows
+
+
+def test_every_file_has_one_record_in_input_order(demo_run):
+    out, proc, rows = demo_run
+    files = sorted(p.relative_to(INBOX).as_posix() for p in INBOX.rglob("*")
+                   if p.is_file() and not p.name.startswith(".") and p.name != "labels.csv")
+    got = [r["file"] for r in rows if r["file"] != "labels.csv"]
+    assert got == files
+    for r in rows:
+        assert REQUIRED <= set(r)
+    assert "results:" in proc.stdout and "auto" in proc.stdout
+
+
+def test_bad_inputs_get_their_error_codes(demo_run):
+    _, _, rows = demo_run
+    by_file = {r["file"]: r for r in rows}
+    for name, row in _expected().items():
+        if row.get("expected_error"):
+            r = by_file[name]
+            assert r["status"] == "error", name
+            assert r["error"]["code"] == row["expected_error"], (name, r["error"])
+            assert r["error"]["message"]
+
+
+def test_good_inputs_are_classified(demo_run):
+    _, _, rows = demo_run
+    by_file = {r["file"]: r for r in rows}
+    from models.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    good = {n: row for n, row in _expected().items() if row.get("item_code")}
+    correct = 0
+    for name, row in good.items():
+        r = by_file[name]
+        assert r["status"] == "ok", (name, r["error"])
+        assert r["route"] in ("auto", "review")
+        assert 0.0 <= r["confidence"] <= 1.0 and len(r["candidates"]) == 5
+        assert r["text_source"] in ("text_layer", "ocr", "mixed")
+        correct += cat.equivalent(r["item_code"], row["item_code"])
+    assert correct / len(good) >= 0.8
+
+
+def test_csv_matches_jsonl(demo_run):
+    out, _, rows = demo_run
+    with (out / "results.csv").open(encoding="utf-8-sig") as fh:
+        csv_rows = list(csv.DictReader(fh))
+    assert [r["file"] for r in csv_rows] == [r["file"] for r in rows]
+    assert not list(out.glob("*.part"))
+
+
+def test_rerun_resumes_without_duplicates(demo_run, test_settings):
+    out, _, rows = demo_run
+    proc = _dangan(["run", str(INBOX), "--out", str(out), "-q"], test_settings)
+    assert proc.returncode == 0
+    again = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["file"] for r in again] == [r["file"] for r in rows]
+    assert f"resumed {sum(1 for r in rows if r['sha256'] and (r['error'] or {}).get('code') not in ('unreadable', 'ocr_failed', 'internal'))}" in proc.stdout
+
+
+def test_usage_errors_exit_non_zero(trained, test_settings, tmp_path):
+    proc = _dangan(["run", str(tmp_path / "missing"), "--out", str(tmp_path / "o")], test_settings)
+    assert proc.returncode == 2
+    assert "not found" in proc.stderr
+    proc = _dangan(["run"], test_settings)
+    assert proc.returncode == 2
+
+
+def test_no_model_is_explained(tmp_path):
+    from pipelines.settings import Settings
+
+    proc = _dangan(["run", str(INBOX), "--out", str(tmp_path / "o")], Settings(home=tmp_path / "empty-home"))
+    assert proc.returncode == 3
+    assert "dangan train" in proc.stderr
