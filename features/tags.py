@@ -15,9 +15,12 @@ from features.segmentation import Segmenter, normalize_text
 
 _CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6,
               "七": 7, "八": 8, "九": 9}
-_SEP = r"\s*[:：]?\s*"
+_SEP = r"\s*[:：=]?\s*"
 # Where a labelled value ends: wide gaps, punctuation, line ends, or the next label glued on by OCR.
-_NEXT_LABEL = r"(?:建设|施工|监理|设计|勘察|检测|分包|委托)单位|编号|日期|地点|部位"
+_NEXT_LABEL = (
+    r"(?:建设|施工|监理|设计|勘察|检测|分包|委托)单位|编号|日期|地点|部位|图名|图号|单号|填报|工程地址|建设地址"
+    r"|建设地点|结构类型|层数|建筑面积"
+)
 _STOP = rf"(?=\s{{2,}}|\t|[;；,，。]|\n|$|{_NEXT_LABEL})"
 
 UNIT_ROLES = ("建设单位", "施工单位", "监理单位", "设计单位", "勘察单位")
@@ -93,7 +96,12 @@ def parse_date(text: str) -> str | None:
     return dates[0][1] if dates else None
 
 
+# Dates that belong to the archive or the printer, not to the document.
+_NOT_DOC_DATE = re.compile(r"(归档|打印|印发|收文|登记|保管|立卷|移交|著录)(日期|时间)?\s*[:：=]?\s*$")
+
+
 def _doc_date(text: str, dates: list[tuple[int, str]]) -> str | None:
+    dates = [(off, iso) for off, iso in dates if not _NOT_DOC_DATE.search(text[max(0, off - 12) : off])]
     if not dates:
         return None
     for label in _DATE_LABEL.finditer(text):
@@ -107,6 +115,12 @@ def _doc_date(text: str, dates: list[tuple[int, str]]) -> str | None:
 # ------------------------------------------------------------------------------- project name
 _PROJECT_LABEL = re.compile(r"(?:单位)?(?:工程|项目|建设项目|工程项目)\s*名\s*称" + _SEP + r"(?P<v>[^\n\t]{2,60}?)" + _STOP)
 _PROJECT_INLINE = re.compile(r"关于(?P<v>[^\n，。]{2,50}?(?:工程|项目))(?:的|建设|施工|项目建议书|可行性|初步设计|规划|立项)")
+_DOC_KINDS = r"(?:可行性研究报告|项目建议书|初步设计|施工图设计|设计方案|环境影响报告|规划|立项)"
+_PROJECT_ABOUT = re.compile(r"关于(?P<v>[^\n，。]{4,50}?)" + _DOC_KINDS + r"[^\n]{0,12}?(?:的)?(?:批复|复函|意见|通知|决定)")
+# System exports: "项目=…", "工程:…"
+_PROJECT_KEY = re.compile(r"(?:^|[\s,，;；|])(?:项目|工程)\s*[=:：]\s*(?P<v>[^\n\t,，;；|=]{4,60}?)" + _STOP)
+# Contractor's footer: "XX建设有限公司 滨江花园二期3#住宅楼项目部" / "…项目监理部"
+_PROJECT_FOOTER = re.compile(r"(?:公司|集团)\s+(?P<v>[^\s]{4,40}?)(?:项目经理部|项目部|项目监理部|监理部)")
 
 
 def _clean_value(value: str) -> str | None:
@@ -118,7 +132,7 @@ def _clean_value(value: str) -> str | None:
 
 
 def _project_name(text: str) -> str | None:
-    for pattern in (_PROJECT_LABEL, _PROJECT_INLINE):
+    for pattern in (_PROJECT_LABEL, _PROJECT_KEY, _PROJECT_INLINE, _PROJECT_ABOUT, _PROJECT_FOOTER):
         for m in pattern.finditer(text):
             value = _clean_value(m["v"])
             if value:
@@ -127,9 +141,10 @@ def _project_name(text: str) -> str | None:
 
 
 # -------------------------------------------------------------------------------- doc number
-_WENHAO = re.compile(r"[A-Za-z\u4e00-\u9fff]{1,12}[〔\[［(（]\s*(?:19|20)\d{2}\s*[〕\]］)）]\s*(?:第\s*)?\d{1,5}\s*号")
+_WENHAO = re.compile(r"[A-Za-z\u4e00-\u9fff]{1,12}[〔\[［(（【]\s*(?:19|20)\d{2}\s*[〕\]］)）】]\s*(?:第\s*)?\d{1,5}\s*号")
 _NUMBER_LABEL = re.compile(
-    r"(?:报告|文件|表格|资料|证书|合同|许可证|档案|记录|图纸|图|批准|检测|试验|委托)?\s*编\s*号" + _SEP +
+    r"(?:(?:报告|文件|表格|资料|证书|合同|许可证|档案|记录|图纸|图|批准|检测|试验|委托)?\s*编\s*号|单号|流水号|证号|批号)"
+    + _SEP +
     r"(?P<v>[A-Za-z0-9\u4e00-\u9fff〔〕\[\]()（）\-—_/#.·]{2,40})"
 )
 _NUMBER_OK = re.compile(r"\d")
