@@ -152,10 +152,10 @@ def _report(results: list[FileResult], out: Path, version: str, resumed: int, se
 
 def run_batch(inputs: list[str], out_dir: str, settings: Settings) -> BatchReport:
     """Run ``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default)."""
-    from pipelines.prefect_env import heartbeat_off
+    from pipelines.prefect_env import prefect_server
 
     runner = ProcessPoolTaskRunner(
         max_workers=settings.workers, initializer=_init_worker, initargs=(settings.ocr_threads,)
     )
-    with heartbeat_off():
+    with prefect_server():
         return batch_flow.with_options(task_runner=runner)(inputs=inputs, out_dir=out_dir, settings=settings)

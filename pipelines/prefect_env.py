@@ -7,7 +7,9 @@ environment win, so an operator pointing ``PREFECT_API_URL`` at a real server ke
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 _QUIET_DEFAULTS = {
@@ -36,12 +38,27 @@ def configure_prefect(prefect_home: Path, verbose: bool = False) -> None:
             os.environ.setdefault(key, value)
 
 
-def heartbeat_off():
-    """Context manager that turns the flow heartbeat off for an ephemeral run (it cannot be unset by env)."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+@contextlib.contextmanager
+def prefect_server() -> Iterator[str | None]:
+    """Use the configured Prefect server, or start one local temporary server for this run.
 
+    Prefect would start its ephemeral server lazily in *each* process that talks to the API, so
+    every process-pool worker would boot its own (≈7 s each). Starting one here and exporting its
+    URL lets the workers, which inherit the environment, report to it. The flow heartbeat (≥1 s per
+    run, and pointless for a server that lives as long as the run) is turned off for it.
+    """
     if os.environ.get("PREFECT_API_URL"):
-        import contextlib
+        yield os.environ["PREFECT_API_URL"]
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-        return contextlib.nullcontext()
-    return temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None})
+    server = SubprocessASGIServer()
+    server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            yield server.api_url
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
