@@ -68,7 +68,8 @@ def test_no_model_is_a_clear_error(registry):
         registry.load()
 
 
-def test_key_file_is_private(tmp_path):
+def test_key_file_is_private(tmp_path, monkeypatch):
+    monkeypatch.delenv("DANGAN_SECRET_KEY", raising=False)
     key_path = tmp_path / "k" / "secret.key"
     key = load_or_create_key(key_path)
     assert len(key) == 64 and load_or_create_key(key_path) == key

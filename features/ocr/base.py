@@ -8,6 +8,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 
+class EngineUnavailableError(RuntimeError):
+    """An OCR engine is unknown or its package/binary is missing; the message says how to install it.
+
+    A set-up problem for the whole run, not a per-file failure, so it is not a ``DanganError``.
+    """
+
+
 @dataclass(frozen=True)
 class OcrLine:
     """One recognised text line: its text, recognition score (0–1) and axis-aligned box (x0, y0, x1, y1)."""
@@ -19,9 +26,14 @@ class OcrLine:
 
 @dataclass(frozen=True)
 class OcrResult:
-    """Lines of one page, already in reading order (rows rebuilt from boxes, left to right)."""
+    """Lines of one page, already in reading order (rows rebuilt from boxes, left to right).
+
+    ``rotated`` is 180 when the engine found the page upside down (its line-direction classifier
+    said so for most lines) and already read it the right way round; otherwise 0.
+    """
 
     lines: tuple[OcrLine, ...]
+    rotated: int = 0
 
     @property
     def text(self) -> str:
