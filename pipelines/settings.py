@@ -20,7 +20,8 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=64)
     batch_size: int = Field(4, ge=1, le=256, description="Files per Prefect task")
     dpi: int = Field(200, ge=72, le=600)
-    max_image_pixels: int = Field(180_000_000, description="Larger images are refused as too_large")
+    # Pillow itself refuses > ~179 MP as a decompression bomb; 150 MP still admits an A0 sheet at 180 dpi.
+    max_image_pixels: int = Field(150_000_000, description="Larger images are refused as too_large")
     max_pages: int = Field(500, ge=1)
     max_file_mb: int = Field(512, ge=1)
     min_text_chars: int = Field(12, description="Fewer meaningful characters on a page means OCR it")
