@@ -38,6 +38,7 @@ EVIDENCE_FEATURES = (
     "field_frac",        # fraction of the item's field labels present
     "keyword_frac",      # fraction of the item's keywords present
     "authority_hit",     # an issuing body / issuer of the item is named
+    "first_title",       # the item's name is the first line of the head that reads as a title
 )
 
 
@@ -136,6 +137,12 @@ class CatalogueEvidence:
             feats[:, 1] = (head_cover >= max(head_cover.max(), 0.8)).astype(np.float32)
             feats[:, 2] = _max_by_owner(spec * (name_cover >= 0.75), self.name_owner, n_items)
             feats[:, 3] = _max_by_owner(name_fit * (name_cover >= 0.75), self.name_owner, n_items)
+            # A document cites other documents in its body, but its own title comes first: the first
+            # head line that a catalogue name covers and largely explains.
+            title_like = (cover >= 0.9) & (fit >= 0.6)
+            rows = np.flatnonzero(title_like.any(axis=1))
+            if rows.size:
+                feats[:, 8] = _max_by_owner(title_like[rows[0]].astype(np.float32), self.name_owner, n_items)
         body = compact(text)
         if body:
             body_m = self.vectorizer.transform([body])
