@@ -69,11 +69,14 @@ def main() -> None:
     t0 = time.perf_counter()
     splits = generated_splits(settings)
     gen_s = time.perf_counter() - t0
-    (tx, ty), (cx, cy), (ex, ey) = splits["train"], splits["calib"], splits["test"]
+    tr, ca, te = splits["train"], splits["calib"], splits["test"]
+    tx, ty, cx, cy, ex, ey = tr.texts, tr.labels, ca.texts, ca.labels, te.texts, te.labels
     print(f"corpus: train {len(tx)} · calib {len(cx)} · held-out test {len(ex)} docs (generated in {gen_s:.1f} s)")
 
     t0 = time.perf_counter()
-    clf = ArchiveClassifier(target_precision=settings.target_precision).fit(tx, ty, cx, cy)
+    clf = ArchiveClassifier(target_precision=settings.target_precision).fit(
+        tx, ty, cx, cy, groups=tr.groups, calib_groups=ca.groups
+    )
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     preds = clf.predict(ex)

@@ -129,7 +129,16 @@ class ArchiveClassifier:
         calib_labels: Sequence[str],
         catalogue: Catalogue | None = None,
         knowledge: dict[str, ItemKnowledge] | None = None,
+        groups: Sequence[str] | None = None,
+        calib_groups: Sequence[str] | None = None,
     ) -> ArchiveClassifier:
+        """Fit the text model on ``texts`` and the combiner and threshold on ``calib_texts``.
+
+        ``groups`` / ``calib_groups`` name each document's template family (or source). When given,
+        calibration documents are scored by a text model that never saw their family (two folds
+        of families), so the combiner and threshold learn how the model behaves on unfamiliar
+        layouts — which is what real archives are — instead of on its own templates.
+        """
         catalogue = catalogue or load_catalogue()
         knowledge = knowledge if knowledge is not None else load_knowledge()
         unknown = sorted({c for c in (*labels, *calib_labels) if c not in catalogue})
@@ -148,12 +157,16 @@ class ArchiveClassifier:
             max_features=self.max_char_features, dtype=np.float32,
         )
         X = sp.hstack([self.word_vectorizer_.fit_transform(texts), self.char_vectorizer_.fit_transform(texts)]).tocsr()
-        self.text_model_ = LinearSVC(C=self.C, dual=True, max_iter=2000).fit(X, list(labels))
+        labels = np.asarray(labels)
+        self.text_model_ = self._fit_text(X, labels)
         self.evidence_ = CatalogueEvidence.build(catalogue, knowledge)
         index = {c: i for i, c in enumerate(self.codes_)}
-        self.text_columns_ = np.asarray([index[c] for c in self.text_model_.classes_])
 
-        F = self._combiner_features(calib_texts)
+        Xc = self._vectorize(calib_texts)
+        scores = self._scores(self.text_model_, Xc)
+        if groups is not None and calib_groups is not None:
+            scores = self._out_of_family_scores(X, labels, np.asarray(groups), Xc, np.asarray(calib_groups), scores)
+        F = self._features_from(scores, calib_texts)
         y = np.asarray([index[c] for c in calib_labels])
         self.weights_ = self._fit_combiner(F, y)
 
@@ -162,6 +175,28 @@ class ArchiveClassifier:
         self.threshold_ = choice
         self.calibration_ = {"n": len(y), "accuracy": float(self._correct(proba, y).mean())}
         return self
+
+    def _fit_text(self, X: sp.csr_matrix, labels: np.ndarray) -> LinearSVC:
+        return LinearSVC(C=self.C, dual=True, max_iter=2000).fit(X, labels)
+
+    def _out_of_family_scores(
+        self, X: sp.csr_matrix, labels: np.ndarray, groups: np.ndarray, Xc: sp.csr_matrix, calib_groups: np.ndarray,
+        scores: np.ndarray,
+    ) -> np.ndarray:
+        """Text scores of calibration documents from a model trained without their family."""
+        families = sorted(set(groups))
+        halves = [set(families[0::2]), set(families[1::2])]
+        out = scores.copy()
+        for held in halves:
+            if not held:
+                continue
+            train_mask = ~np.isin(groups, list(held))
+            calib_mask = np.isin(calib_groups, list(held))
+            if not train_mask.any() or not calib_mask.any():
+                continue
+            model = self._fit_text(X[train_mask], labels[train_mask])
+            out[calib_mask] = self._scores(model, Xc[calib_mask])
+        return out
 
     def _fit_combiner(self, F: np.ndarray, y: np.ndarray) -> np.ndarray:
         n, _, d = F.shape
@@ -181,15 +216,22 @@ class ArchiveClassifier:
         return res.x
 
     # -------------------------------------------------------------------------------- predict
-    def _text_scores(self, texts: Sequence[str]) -> np.ndarray:
-        X = sp.hstack([self.word_vectorizer_.transform(texts), self.char_vectorizer_.transform(texts)]).tocsr()
-        raw = self.text_model_.decision_function(X)
-        scores = np.full((len(texts), len(self.codes_)), raw.min(initial=-1.0) - 1.0, dtype=np.float32)
-        scores[:, self.text_columns_] = raw
+    def _vectorize(self, texts: Sequence[str]) -> sp.csr_matrix:
+        return sp.hstack([self.word_vectorizer_.transform(texts), self.char_vectorizer_.transform(texts)]).tocsr()
+
+    def _scores(self, model: LinearSVC, X: sp.csr_matrix) -> np.ndarray:
+        """Scores in catalogue order; items the model never saw get a score below all others."""
+        raw = model.decision_function(X)
+        index = {c: i for i, c in enumerate(self.codes_)}
+        columns = np.asarray([index[c] for c in model.classes_])
+        scores = np.full((X.shape[0], len(self.codes_)), raw.min(initial=-1.0) - 1.0, dtype=np.float32)
+        scores[:, columns] = raw
         return scores
 
     def _combiner_features(self, texts: Sequence[str]) -> np.ndarray:
-        s = self._text_scores(texts)
+        return self._features_from(self._scores(self.text_model_, self._vectorize(texts)), texts)
+
+    def _features_from(self, s: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         top = (s >= s.max(axis=1, keepdims=True)).astype(np.float32)
         ev = self.evidence_.transform(texts)
         return np.concatenate([s[..., None], top[..., None], ev], axis=2)

@@ -36,12 +36,19 @@ def corpus_hash(texts: list[str], labels: list[str]) -> str:
     return h.hexdigest()
 
 
-def generated_splits(settings: Settings) -> dict[str, tuple[list[str], list[str]]]:
+@dataclass(frozen=True)
+class Split:
+    texts: list[str]
+    labels: list[str]
+    groups: list[str]  # template family of each document
+
+
+def generated_splits(settings: Settings) -> dict[str, Split]:
     """Train / calib / test texts from the seeded generator (test: held-out templates and wordings)."""
     from samplegen import generate_corpus, ocr_noise
 
     rng = random.Random(settings.seed)
-    out: dict[str, tuple[list[str], list[str]]] = {}
+    out: dict[str, Split] = {}
     for split, offset, per_item in (
         ("train", 0, settings.train_per_item),
         ("calib", 1, settings.calib_per_item),
@@ -51,7 +58,7 @@ def generated_splits(settings: Settings) -> dict[str, tuple[list[str], list[str]
         texts = [d.text for d in docs]
         if split != "test":
             texts = [ocr_noise(t, rng, 1) if rng.random() < OCR_NOISE_SHARE else t for t in texts]
-        out[split] = (texts, [d.item_code for d in docs])
+        out[split] = Split(texts, [d.item_code for d in docs], [d.family for d in docs])
     return out
 
 
@@ -59,11 +66,13 @@ def train_default(settings: Settings) -> TrainingOutcome:
     started = time.perf_counter()
     catalogue = load_catalogue()
     splits = generated_splits(settings)
-    (train_x, train_y), (calib_x, calib_y), (test_x, test_y) = splits["train"], splits["calib"], splits["test"]
-    clf = ArchiveClassifier(target_precision=settings.target_precision).fit(train_x, train_y, calib_x, calib_y)
-    preds = clf.predict(test_x)
+    train, calib, test = splits["train"], splits["calib"], splits["test"]
+    clf = ArchiveClassifier(target_precision=settings.target_precision).fit(
+        train.texts, train.labels, calib.texts, calib.labels, groups=train.groups, calib_groups=calib.groups
+    )
+    preds = clf.predict(test.texts)
     metrics = score(
-        catalogue, [p.item_code for p in preds], [p.confidence for p in preds], test_y, clf.threshold_.threshold
+        catalogue, [p.item_code for p in preds], [p.confidence for p in preds], test.labels, clf.threshold_.threshold
     )
     registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
     version = registry.register(
@@ -75,8 +84,8 @@ def train_default(settings: Settings) -> TrainingOutcome:
             "calib_precision": clf.threshold_.precision,
             "calib_coverage": clf.threshold_.coverage,
         },
-        training_data_sha256=corpus_hash(train_x + calib_x, train_y + calib_y),
+        training_data_sha256=corpus_hash(train.texts + calib.texts, train.labels + calib.labels),
         catalogue_sha256=catalogue.sha256,
         notes=f"seed corpus: generated, seed {settings.seed}, {settings.train_per_item}/item train",
     )
-    return TrainingOutcome(version, metrics, time.perf_counter() - started, len(train_x), len(calib_x))
+    return TrainingOutcome(version, metrics, time.perf_counter() - started, len(train.texts), len(calib.texts))
