@@ -136,7 +136,7 @@ def test_demo_inbox_has_good_and_bad_files(tmp_path):
     by_error = {r["expected_error"] for r in rows if r["expected_error"]}
     assert {"empty_file", "corrupt", "encrypted", "unsupported_type", "too_large"} <= by_error
     assert 20 <= len(rows) <= 32 and inbox_size(tmp_path / "inbox") < 5 * 2**20
-    assert (tmp_path / "inbox" / "labels.csv").exists()
+    assert (tmp_path / "inbox.labels.csv").exists() and not (tmp_path / "inbox" / "labels.csv").exists()
     zero = [r["file"] for r in rows if r["expected_error"] == "empty_file"]
     assert (tmp_path / "inbox" / zero[0]).stat().st_size == 0
     tif = next(r["file"] for r in rows if r["format"] == "tiff")

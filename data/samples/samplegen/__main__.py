@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {len(rows)} files + labels.csv to {args.out} in {time.perf_counter() - started:.1f}s",
+    print(f"wrote {len(rows)} files (+ labels) to {args.out} in {time.perf_counter() - started:.1f}s",
           file=sys.stderr)
     return 0
 

@@ -159,7 +159,11 @@ def _bomb_png(width: int = 40000, height: int = 40000) -> bytes:
 
 
 def write_demo_inbox(out: Path, seed: int = 11) -> list[dict[str, str]]:
-    """A small inbox (~25 files, < 5 MB) of good documents in every format plus typical bad inputs."""
+    """A small inbox (~25 files, < 5 MB) of good documents in every format plus typical bad inputs.
+
+    The truth goes to ``<inbox>.labels.csv`` beside the folder, not inside it: an inbox holds only
+    what a user would drop there.
+    """
     out.mkdir(parents=True, exist_ok=True)
     for old in out.iterdir():
         if old.is_file():
@@ -203,8 +207,12 @@ def write_demo_inbox(out: Path, seed: int = 11) -> list[dict[str, str]]:
     for fname, data, code in bad:
         (out / fname).write_bytes(data)
         rows.append(label_row(fname, None, Path(fname).suffix.lstrip("."), expected_error=code))
-    write_labels(rows, out / "labels.csv")
+    write_labels(rows, inbox_labels_path(out))
     return rows
+
+
+def inbox_labels_path(inbox: Path) -> Path:
+    return inbox.with_name(inbox.name + ".labels.csv")
 
 
 def _pages(doc: SampleDoc) -> int:
