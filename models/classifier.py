@@ -169,6 +169,7 @@ class ArchiveClassifier:
         F = self._features_from(scores, calib_texts)
         y = np.asarray([index[c] for c in calib_labels])
         self.weights_ = self._fit_combiner(F, y)
+        self.feature_names_ = COMBINER_FEATURES
 
         proba = self._softmax(F)
         choice = self._routing_choice(proba, y)
@@ -318,6 +319,8 @@ class ArchiveClassifier:
     def _check_fitted(self) -> None:
         if not hasattr(self, "weights_"):
             raise RuntimeError("ArchiveClassifier is not fitted; call fit() or load one from the registry")
+        if getattr(self, "feature_names_", None) != COMBINER_FEATURES:
+            raise RuntimeError("this model was trained by another dangan version (evidence features differ): retrain")
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()

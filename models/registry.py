@@ -32,7 +32,9 @@ from typing import Any
 
 import joblib
 
-FORMAT_VERSION = 1  # v1: ArchiveClassifier (text SVM + evidence combiner)
+# v1: ArchiveClassifier (text SVM + evidence combiner)
+# v2: combiner gains the first_title evidence feature; calibration on out-of-family scores
+FORMAT_VERSION = 2
 _ARTIFACT = "model.joblib"
 _MANIFEST = "manifest.json"
 _ACTIVE = "ACTIVE"
