@@ -88,6 +88,12 @@ def load_or_create_key(path: Path) -> bytes:
     return key
 
 
+def model_id(manifest: dict[str, Any]) -> str:
+    """The name results carry: version plus artifact hash, unique even if a registry is recreated
+    (a new ``v0001`` must never be mistaken for an old one when resuming a run)."""
+    return f"{manifest['version']}-{manifest['artifact_sha256'][:8]}"
+
+
 class ModelRegistry:
     def __init__(self, root: Path, key: bytes) -> None:
         self.root = Path(root)

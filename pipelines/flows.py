@@ -18,7 +18,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from features.errors import DanganError, UnreadableFileError
-from models.registry import ModelRegistry, RegistryError, load_or_create_key
+from models.registry import ModelRegistry, RegistryError, load_or_create_key, model_id
 from pipelines.discovery import discover
 from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
@@ -83,9 +83,10 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
-    version = registry.active_version()
-    if version is None:
+    active = registry.active_version()
+    if active is None:
         raise RegistryError(f"no trained model in {settings.models_dir}: run `dangan train` first")
+    version = model_id(registry.manifest(active))
 
     jobs = discover([Path(p) for p in inputs], exclude=[out])
     hashes = _hash_jobs(jobs)

@@ -18,7 +18,7 @@ from features.extraction import extract_document
 from features.ocr.base import OcrEngine
 from features.tags import extract_tags
 from models.classifier import ArchiveClassifier
-from models.registry import ModelRegistry, load_or_create_key
+from models.registry import ModelRegistry, load_or_create_key, model_id
 from pipelines.results import CandidateOut, ErrorInfo, FileResult, TagsOut, UnitOut
 from pipelines.settings import Settings
 from features.hashing import sha256_file
@@ -64,7 +64,7 @@ def worker_context(settings: Settings) -> WorkerContext:
     global _CONTEXT
     if _CONTEXT is None or _CONTEXT.settings != settings:
         classifier, manifest = load_active_model(settings)
-        _CONTEXT = WorkerContext(settings=settings, classifier=classifier, model_version=manifest["version"])
+        _CONTEXT = WorkerContext(settings=settings, classifier=classifier, model_version=model_id(manifest))
     return _CONTEXT
 
 

@@ -74,3 +74,14 @@ def test_key_file_is_private(tmp_path, monkeypatch):
     key = load_or_create_key(key_path)
     assert len(key) == 64 and load_or_create_key(key_path) == key
     assert (key_path.stat().st_mode & 0o777) == 0o600
+
+
+def test_model_id_differs_for_a_recreated_registry(tmp_path):
+    from models.registry import model_id
+
+    ids = []
+    for run in range(2):  # the registry is wiped and a different model registered as v0001 again
+        reg = ModelRegistry(tmp_path / f"models{run}", b"k")
+        v = _register(reg, {"weights": [run]})
+        ids.append(model_id(reg.manifest(v)))
+    assert ids[0].startswith("v0001-") and ids[1].startswith("v0001-") and ids[0] != ids[1]
