@@ -23,7 +23,7 @@ from pipelines.discovery import discover
 from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
-from pipelines.results import ErrorInfo, FileResult, Journal, write_csv, write_jsonl
+from pipelines.results import ErrorInfo, FileResult, Journal, write_csv, write_jsonl, write_text
 from pipelines.settings import Settings
 
 JOURNAL_NAME = ".journal.jsonl"
@@ -136,7 +136,7 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     write_jsonl(out / "results.jsonl", ordered)
     write_csv(out / "results.csv", ordered)
     report = _report(ordered, out, version, resumed, time.perf_counter() - started)
-    (out / "summary.json").write_text(report.model_dump_json(indent=2), encoding="utf-8")
+    write_text(out / "summary.json", report.model_dump_json(indent=2))
     return report
 
 

@@ -99,6 +99,10 @@ def _atomic_write(path: Path, write) -> None:  # type: ignore[no-untyped-def]
     os.replace(tmp, path)
 
 
+def write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda fh: fh.write(text))
+
+
 def write_jsonl(path: Path, results: Iterable[FileResult]) -> None:
     def write(fh) -> None:  # type: ignore[no-untyped-def]
         for r in results:
