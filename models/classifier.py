@@ -280,11 +280,6 @@ class ArchiveClassifier:
         conf = self.group_confidence(proba)[np.arange(len(y)), proba.argmax(axis=1)]
         return choose_threshold(conf, self._correct(proba, y), self.target_precision)
 
-    def set_target_precision(self, target: float, calib_proba: np.ndarray, calib_y: np.ndarray) -> ThresholdChoice:
-        self.target_precision = target
-        self.threshold_ = self._routing_choice(calib_proba, calib_y)
-        return self.threshold_
-
     def _prediction(self, proba: np.ndarray) -> Prediction:
         groups, classes, stages = self._groups()
         cat = self.catalogue_

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow, task
@@ -65,14 +66,12 @@ def process_batch_task(jobs: list[FileJob], settings: Settings) -> list[FileResu
     return process_batch(jobs, settings)
 
 
-def _hash_jobs(jobs: list[FileJob]) -> dict[FileJob, str | None]:
-    hashes: dict[FileJob, str | None] = {}
-    for job in jobs:
-        try:
-            hashes[job] = sha256_file(job.path)
-        except OSError:
-            hashes[job] = None
-    return hashes
+def _hashed(job: FileJob) -> FileJob:
+    """The job with its sha256 (None when unreadable: the worker then reports why)."""
+    try:
+        return replace(job, sha256=sha256_file(job.path))
+    except OSError:
+        return job
 
 
 @flow(name="dangan-batch", persist_result=False, validate_parameters=False)
@@ -88,14 +87,13 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
         raise RegistryError(f"no trained model in {settings.models_dir}: run `dangan train` first")
     version = model_id(registry.manifest(active))
 
-    jobs = discover([Path(p) for p in inputs], exclude=[out])
-    hashes = _hash_jobs(jobs)
+    jobs = [_hashed(j) for j in discover([Path(p) for p in inputs], exclude=[out])]
     journal = Journal(out / JOURNAL_NAME)
     done = journal.load()
     results: dict[FileJob, FileResult] = {}
     todo: list[FileJob] = []
     for job in jobs:
-        prior = done.get((hashes[job] or "", version))
+        prior = done.get((job.sha256 or "", version))
         if prior is not None:
             results[job] = prior.model_copy(update={"file": job.display})
         else:
@@ -119,7 +117,7 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
                 except Exception as exc:  # the worker itself died twice: record, don't lose the batch
                     err = UnreadableFileError(f"worker failed: {type(exc).__name__}: {exc}")
                     batch_results = [
-                        FileResult(file=j.display, sha256=hashes[j], status="error",
+                        FileResult(file=j.display, sha256=j.sha256, status="error",
                                    error=ErrorInfo(code=str(err.code), message=err.message),
                                    model_version=version)
                         for j in batch

@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FileJob:
-    """A file to process: its absolute path and the path reported (relative to its input folder)."""
+    """A file to process: its absolute path, the path reported (relative to its input folder) and,
+    once the parent has hashed it for resuming, its sha256 (so workers need not read it twice)."""
 
     path: Path
     display: str
+    sha256: str | None = None
 
 
 @dataclass
@@ -86,7 +88,7 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
             size = job.path.stat().st_size
             if size > ctx.settings.max_file_mb * 1024 * 1024:
                 raise TooLargeError(f"file is {size / 2**20:.0f} MB, above the {ctx.settings.max_file_mb} MB limit")
-            sha = sha256_file(job.path)
+            sha = job.sha256 or sha256_file(job.path)
         except OSError as exc:
             raise UnreadableFileError(f"cannot read file: {exc.strerror or exc}") from exc
         doc = extract_document(

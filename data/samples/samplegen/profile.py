@@ -27,17 +27,9 @@ def side_of(split: Split) -> WordingSide:
     return split
 
 
-def even(seq: tuple[str, ...]) -> tuple[str, ...]:
-    return seq[0::2]
-
-
 def wording(seq: tuple[str, ...], side: WordingSide) -> tuple[str, ...]:
     """This side's share of a list of wordings."""
     return {"train": seq[0::4], "calib": seq[2::4], "test": seq[1::2]}[side]
-
-
-def odd(seq: tuple[str, ...]) -> tuple[str, ...]:
-    return seq[1::2]
 
 
 @dataclass(frozen=True)
