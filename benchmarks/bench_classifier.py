@@ -74,7 +74,7 @@ def main() -> None:
     print(f"corpus: train {len(tx)} · calib {len(cx)} · held-out test {len(ex)} docs (generated in {gen_s:.1f} s)")
 
     t0 = time.perf_counter()
-    clf = ArchiveClassifier(target_precision=settings.target_precision).fit(
+    clf = ArchiveClassifier(target_precision=settings.target_precision, n_jobs=settings.workers).fit(
         tx, ty, cx, cy, groups=tr.groups, calib_groups=ca.groups
     )
     fit_s = time.perf_counter() - t0

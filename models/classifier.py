@@ -12,6 +12,11 @@ Two parts, fitted on different data:
 
 Stage and class probabilities are sums of item probabilities, so the hierarchy never contradicts
 itself. Items with the same printed name (e.g. 工程开工报审表 B2-1 / C3-1) count as one answer.
+
+Routing has three outcomes: ``auto`` (the item is certain enough to file), ``class`` (the class is,
+the item is not: filed under its class, item left to a reviewer) and ``review``. Each level has its
+own threshold, chosen on the calibration split for the operator's target precision. A document
+that does not read like a construction archive at all (``models.novelty``) is never auto-filed.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize
+from joblib import Parallel, delayed
 from scipy.special import log_softmax, softmax
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
@@ -30,7 +36,8 @@ from features.segmentation import Segmenter
 from models.catalogue import Catalogue, load_catalogue
 from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact
 from models.knowledge import ItemKnowledge, load_knowledge
-from models.routing import ThresholdChoice, choose_threshold
+from models.novelty import DomainNovelty, NoveltyScore
+from models.routing import Route, ThresholdChoice, choose_threshold
 
 # Per-document constants (e.g. "score minus the best score") would cancel out in the softmax, so the
 # text model enters as its raw score plus an indicator of its own top choice.
@@ -58,6 +65,9 @@ class Prediction:
     class_confidence: float
     stage_confidence: float
     candidates: tuple[Candidate, ...]
+    route: Route = Route.REVIEW
+    out_of_catalogue: bool = False  # the text does not read like a construction-archive document
+    domain_score: float = 0.0  # models.novelty score (higher = more archive-like)
 
 
 class WordNgrams:
@@ -66,9 +76,20 @@ class WordNgrams:
     def __init__(self, segmenter: Segmenter) -> None:
         self.segmenter = segmenter
 
-    def __call__(self, text: str) -> list[str]:
-        words = self.segmenter.words(text)
+    def __call__(self, doc: str | list[str]) -> list[str]:
+        words = doc if isinstance(doc, list) else self.segmenter.words(doc)  # a list: already segmented
         return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+
+
+def _fit_svm(X: sp.csr_matrix, labels: np.ndarray, mask: np.ndarray | None, C: float) -> LinearSVC:
+    """The text model (a module function, so worker processes receive only the data)."""
+    if mask is not None:
+        X, labels = X[mask], labels[mask]
+    return LinearSVC(C=C, dual=True, max_iter=2000).fit(X, labels)
+
+
+def _segment_chunk(segmenter: Segmenter, texts: Sequence[str]) -> list[list[str]]:
+    return [segmenter.words(t) for t in texts]
 
 
 def _compact_text(text: str) -> str:
@@ -113,7 +134,9 @@ class ArchiveClassifier:
         max_char_features: int = 300_000,
         max_word_features: int = 200_000,
         target_precision: float = 0.99,
+        n_jobs: int = 2,
     ) -> None:
+        self.n_jobs = n_jobs
         self.C = C
         self.l2 = l2
         self.max_char_features = max_char_features
@@ -156,48 +179,65 @@ class ArchiveClassifier:
             analyzer="char", ngram_range=(1, 3), preprocessor=_compact_text, sublinear_tf=True, min_df=2,
             max_features=self.max_char_features, dtype=np.float32,
         )
-        X = sp.hstack([self.word_vectorizer_.fit_transform(texts), self.char_vectorizer_.fit_transform(texts)]).tocsr()
+        # Segment once: the word vectorizer and the novelty model both use the words.
+        words = self._segment(texts)
+        calib_words = self._segment(calib_texts)
+        X = sp.hstack([self.word_vectorizer_.fit_transform(words), self.char_vectorizer_.fit_transform(texts)]).tocsr()
         labels = np.asarray(labels)
-        self.text_model_ = self._fit_text(X, labels)
         self.evidence_ = CatalogueEvidence.build(catalogue, knowledge)
         index = {c: i for i, c in enumerate(self.codes_)}
+        Xc = self._vectorize(calib_texts, calib_words)
 
-        Xc = self._vectorize(calib_texts)
-        scores = self._scores(self.text_model_, Xc)
+        # The final text model and (when families are given) the two out-of-family models are
+        # independent fits: run them side by side, one per core.
+        folds = []
         if groups is not None and calib_groups is not None:
-            scores = self._out_of_family_scores(X, labels, np.asarray(groups), Xc, np.asarray(calib_groups), scores)
+            folds = self._family_folds(np.asarray(groups), np.asarray(calib_groups))
+        fits = Parallel(n_jobs=min(1 + len(folds), self.n_jobs))(
+            delayed(_fit_svm)(X, labels, mask, self.C) for mask in [None, *[m for m, _ in folds]]
+        )
+        self.text_model_ = fits[0]
+        scores = self._scores(self.text_model_, Xc)
+        for model, (_, calib_mask) in zip(fits[1:], folds):
+            scores[calib_mask] = self._scores(model, Xc[calib_mask])
         F = self._features_from(scores, calib_texts)
         y = np.asarray([index[c] for c in calib_labels])
         self.weights_ = self._fit_combiner(F, y)
         self.feature_names_ = COMBINER_FEATURES
 
         proba = self._softmax(F)
-        choice = self._routing_choice(proba, y)
-        self.threshold_ = choice
-        self.calibration_ = {"n": len(y), "accuracy": float(self._correct(proba, y).mean())}
+        self.threshold_, self.class_threshold_ = self._routing_choice(proba, y)
+        phrases = [self.segmenter_.words(p) for k in knowledge.values() for p in (*k.phrases, *k.titles)]
+        self.novelty_ = DomainNovelty().fit(self.segmenter_, words + phrases, calib_words)
+        self.calibration_ = {
+            "n": len(y), "accuracy": float(self._correct(proba, y).mean()),
+            "class_accuracy": float(self._class_correct(proba, y).mean()),
+            "novelty_threshold": self.novelty_.threshold_,
+        }
         return self
 
-    def _fit_text(self, X: sp.csr_matrix, labels: np.ndarray) -> LinearSVC:
-        return LinearSVC(C=self.C, dual=True, max_iter=2000).fit(X, labels)
+    def _segment(self, texts: Sequence[str]) -> list[list[str]]:
+        """Words of many texts; jieba is pure Python, so big corpora are cut on every core."""
+        if self.n_jobs <= 1 or len(texts) < 2000:
+            return [self.segmenter_.words(t) for t in texts]
+        # One chunk per worker: each worker rebuilds the jieba dictionary once (≈1–2 s).
+        size = -(-len(texts) // self.n_jobs)
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        parts = Parallel(n_jobs=self.n_jobs)(delayed(_segment_chunk)(self.segmenter_, c) for c in chunks)
+        return [w for part in parts for w in part]
 
-    def _out_of_family_scores(
-        self, X: sp.csr_matrix, labels: np.ndarray, groups: np.ndarray, Xc: sp.csr_matrix, calib_groups: np.ndarray,
-        scores: np.ndarray,
-    ) -> np.ndarray:
-        """Text scores of calibration documents from a model trained without their family."""
+    @staticmethod
+    def _family_folds(groups: np.ndarray, calib_groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(train mask, calib mask) pairs: each half of the families is held out of training once, so
+        every calibration document is scored by a text model that never saw its family."""
         families = sorted(set(groups))
-        halves = [set(families[0::2]), set(families[1::2])]
-        out = scores.copy()
-        for held in halves:
-            if not held:
-                continue
-            train_mask = ~np.isin(groups, list(held))
-            calib_mask = np.isin(calib_groups, list(held))
-            if not train_mask.any() or not calib_mask.any():
-                continue
-            model = self._fit_text(X[train_mask], labels[train_mask])
-            out[calib_mask] = self._scores(model, Xc[calib_mask])
-        return out
+        folds = []
+        for held in (families[0::2], families[1::2]):
+            train_mask = ~np.isin(groups, held)
+            calib_mask = np.isin(calib_groups, held)
+            if held and train_mask.any() and calib_mask.any():
+                folds.append((train_mask, calib_mask))
+        return folds
 
     def _fit_combiner(self, F: np.ndarray, y: np.ndarray) -> np.ndarray:
         n, _, d = F.shape
@@ -217,8 +257,8 @@ class ArchiveClassifier:
         return res.x
 
     # -------------------------------------------------------------------------------- predict
-    def _vectorize(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return sp.hstack([self.word_vectorizer_.transform(texts), self.char_vectorizer_.transform(texts)]).tocsr()
+    def _vectorize(self, texts: Sequence[str], words: Sequence[list[str]]) -> sp.csr_matrix:
+        return sp.hstack([self.word_vectorizer_.transform(words), self.char_vectorizer_.transform(texts)]).tocsr()
 
     def _scores(self, model: LinearSVC, X: sp.csr_matrix) -> np.ndarray:
         """Scores in catalogue order; items the model never saw get a score below all others."""
@@ -229,8 +269,8 @@ class ArchiveClassifier:
         scores[:, columns] = raw
         return scores
 
-    def _combiner_features(self, texts: Sequence[str]) -> np.ndarray:
-        return self._features_from(self._scores(self.text_model_, self._vectorize(texts)), texts)
+    def _combiner_features(self, texts: Sequence[str], words: Sequence[list[str]]) -> np.ndarray:
+        return self._features_from(self._scores(self.text_model_, self._vectorize(texts, words)), texts)
 
     def _features_from(self, s: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         top = (s >= s.max(axis=1, keepdims=True)).astype(np.float32)
@@ -245,10 +285,16 @@ class ArchiveClassifier:
         self._check_fitted()
         if len(texts) == 0:
             return np.zeros((0, len(self.codes_)))
-        return self._softmax(self._combiner_features(texts))
+        return self._proba(texts, [self.segmenter_.words(t) for t in texts])
+
+    def _proba(self, texts: Sequence[str], words: Sequence[list[str]]) -> np.ndarray:
+        return self._softmax(self._combiner_features(texts, words))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        return [self._prediction(row) for row in self.predict_proba(texts)]
+        self._check_fitted()
+        words = [self.segmenter_.words(t) for t in texts]
+        proba = self._proba(texts, words) if texts else np.zeros((0, len(self.codes_)))
+        return [self._prediction(row, self.novelty_.score_words(w)) for row, w in zip(proba, words)]
 
     # ------------------------------------------------------------------------ hierarchy & groups
     def _groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -276,11 +322,34 @@ class ArchiveClassifier:
         groups, _, _ = self._groups()
         return groups[proba.argmax(axis=1)] == groups[y]
 
-    def _routing_choice(self, proba: np.ndarray, y: np.ndarray) -> ThresholdChoice:
-        conf = self.group_confidence(proba)[np.arange(len(y)), proba.argmax(axis=1)]
-        return choose_threshold(conf, self._correct(proba, y), self.target_precision)
+    def _class_correct(self, proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+        _, classes, _ = self._groups()
+        return self._correct(proba, y) | (classes[proba.argmax(axis=1)] == classes[y])
 
-    def _prediction(self, proba: np.ndarray) -> Prediction:
+    def _routing_choice(self, proba: np.ndarray, y: np.ndarray) -> tuple[ThresholdChoice, ThresholdChoice]:
+        """Item and class thresholds for the target precision, each on its own confidence."""
+        _, classes, _ = self._groups()
+        top = proba.argmax(axis=1)
+        rows = np.arange(len(y))
+        item_conf = self.group_confidence(proba)[rows, top]
+        class_p = np.zeros((len(y), classes.max() + 1))
+        np.add.at(class_p.T, classes, proba.T)
+        class_conf = class_p[rows, classes[top]]
+        return (
+            choose_threshold(item_conf, self._correct(proba, y), self.target_precision),
+            choose_threshold(class_conf, self._class_correct(proba, y), self.target_precision),
+        )
+
+    def route(self, confidence: float, class_confidence: float, out_of_catalogue: bool = False) -> Route:
+        if out_of_catalogue:
+            return Route.REVIEW
+        if confidence >= self.threshold_.threshold:
+            return Route.AUTO
+        if class_confidence >= self.class_threshold_.threshold:
+            return Route.CLASS
+        return Route.REVIEW
+
+    def _prediction(self, proba: np.ndarray, novelty: NoveltyScore | None = None) -> Prediction:
         groups, classes, stages = self._groups()
         cat = self.catalogue_
         group_p = np.bincount(groups, weights=proba, minlength=groups.max() + 1)
@@ -299,6 +368,8 @@ class ArchiveClassifier:
             if len(candidates) == TOP_K:
                 break
         top = cat[candidates[0].item_code]
+        class_conf = float(class_p[classes[order[0]]])
+        ood = bool(novelty and novelty.out_of_domain)
         return Prediction(
             item_code=top.code,
             item_name=top.name,
@@ -306,15 +377,18 @@ class ArchiveClassifier:
             class_name=top.class_name,
             stage=top.stage,
             confidence=candidates[0].confidence,
-            class_confidence=float(class_p[classes[order[0]]]),
+            class_confidence=class_conf,
             stage_confidence=float(stage_p[stages[order[0]]]),
             candidates=tuple(candidates),
+            route=self.route(candidates[0].confidence, class_conf, ood),
+            out_of_catalogue=ood,
+            domain_score=novelty.score if novelty else 0.0,
         )
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "weights_"):
             raise RuntimeError("ArchiveClassifier is not fitted; call fit() or load one from the registry")
-        if getattr(self, "feature_names_", None) != COMBINER_FEATURES:
+        if getattr(self, "feature_names_", None) != COMBINER_FEATURES or not hasattr(self, "novelty_"):
             raise RuntimeError("this model was trained by another dangan version (evidence features differ): retrain")
 
     def __getstate__(self) -> dict:

@@ -35,7 +35,7 @@ from features.hashing import sha256_file
 
 # v1: ArchiveClassifier (text SVM + evidence combiner)
 # v2: combiner gains the first_title evidence feature; calibration on out-of-family scores
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 _ARTIFACT = "model.joblib"
 _MANIFEST = "manifest.json"
 _ACTIVE = "ACTIVE"
@@ -58,6 +58,7 @@ class ModelInfo:
     thresholds: dict[str, Any]
     training_data_sha256: str
     path: Path
+    notes: str = ""
 
 
 
@@ -165,7 +166,7 @@ class ModelRegistry:
                 ModelInfo(
                     version=m["version"], created=m["created"], active=m["version"] == active,
                     metrics=m["metrics"], thresholds=m["thresholds"],
-                    training_data_sha256=m["training_data_sha256"], path=d,
+                    training_data_sha256=m["training_data_sha256"], path=d, notes=m.get("notes", ""),
                 )
             )
         return out

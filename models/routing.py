@@ -7,8 +7,15 @@ auto-filed set still meets it on data the model did not train on, and report the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
+
+
+class Route(StrEnum):
+    AUTO = "auto"  # item certain: filed without a reviewer
+    CLASS = "class"  # class certain, item not: filed under its class, item left to review
+    REVIEW = "review"  # a reviewer decides (also every out-of-catalogue document)
 
 
 @dataclass(frozen=True)

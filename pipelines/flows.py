@@ -38,7 +38,9 @@ class BatchReport(BaseModel):
     resumed: int
     pages: int
     auto: int
+    class_only: int = 0  # filed under the class, item left to review
     review: int
+    out_of_catalogue: int = 0
     error_codes: dict[str, int] = Field(default_factory=dict)
     model_version: str
     seconds: float
@@ -145,7 +147,8 @@ def _report(results: list[FileResult], out: Path, version: str, resumed: int, se
     return BatchReport(
         out_dir=str(out), files=len(results), ok=len(ok), errors=len(results) - len(ok), resumed=resumed,
         pages=sum(r.pages or 0 for r in results), auto=sum(r.route == "auto" for r in ok),
-        review=sum(r.route == "review" for r in ok), error_codes=dict(codes), model_version=version,
+        class_only=sum(r.route == "class" for r in ok), review=sum(r.route == "review" for r in ok),
+        out_of_catalogue=sum(r.out_of_catalogue for r in ok), error_codes=dict(codes), model_version=version,
         seconds=round(seconds, 2), slowest=slowest,
     )
 

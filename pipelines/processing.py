@@ -110,7 +110,8 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
     clf = ctx.classifier
     pred = clf.predict([text])[0]
     tags = extract_tags(text, clf.segmenter_)
-    route = "auto" if pred.confidence >= clf.threshold_.threshold else "review"
+    # Out of catalogue: abstain (no label), but keep the candidates as hints for the reviewer.
+    label = None if pred.out_of_catalogue else pred
     return FileResult(
         file=job.display,
         sha256=sha,
@@ -118,14 +119,15 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
         pages=doc.page_count,
         text_source=doc.text_source,
         ocr_confidence=doc.ocr_confidence,
-        stage=pred.stage,
-        class_code=pred.class_code,
-        class_name=pred.class_name,
-        item_code=pred.item_code,
-        item_name=pred.item_name,
-        confidence=pred.confidence,
-        class_confidence=pred.class_confidence,
-        route=route,
+        stage=label and label.stage,
+        class_code=label and label.class_code,
+        class_name=label and label.class_name,
+        item_code=label and label.item_code,
+        item_name=label and label.item_name,
+        confidence=label and label.confidence,
+        class_confidence=label and label.class_confidence,
+        route=str(pred.route),
+        out_of_catalogue=pred.out_of_catalogue,
         candidates=[CandidateOut(**c.__dict__) for c in pred.candidates],
         model_version=ctx.model_version,
         tags=TagsOut(

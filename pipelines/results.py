@@ -55,7 +55,9 @@ class FileResult(BaseModel):
     item_name: str | None = None
     confidence: float | None = None
     class_confidence: float | None = None
-    route: Literal["auto", "review"] | None = None
+    # auto: item filed; class: filed under its class, item to review; review: a reviewer decides.
+    route: Literal["auto", "class", "review"] | None = None
+    out_of_catalogue: bool = False  # reads unlike any archive document: no label is given
     candidates: list[CandidateOut] = Field(default_factory=list)
     model_version: str | None = None
     tags: TagsOut = Field(default_factory=TagsOut)
@@ -66,7 +68,7 @@ class FileResult(BaseModel):
 CSV_COLUMNS = [
     "file", "sha256", "status", "error_code", "error_message", "pages", "text_source", "ocr_confidence",
     "stage", "class_code", "class_name", "item_code", "item_name", "confidence", "class_confidence", "route",
-    "model_version", "project_name", "doc_number", "doc_date", "units", "discipline", "keywords",
+    "out_of_catalogue", "model_version", "project_name", "doc_number", "doc_date", "units", "discipline", "keywords",
     "candidates", "seconds",
 ]
 
@@ -81,7 +83,7 @@ def flatten(r: FileResult) -> dict[str, object]:
         "item_code": r.item_code, "item_name": r.item_name,
         "confidence": None if r.confidence is None else round(r.confidence, 4),
         "class_confidence": None if r.class_confidence is None else round(r.class_confidence, 4),
-        "route": r.route, "model_version": r.model_version,
+        "route": r.route, "out_of_catalogue": r.out_of_catalogue, "model_version": r.model_version,
         "project_name": r.tags.project_name, "doc_number": r.tags.doc_number, "doc_date": r.tags.doc_date,
         "units": "; ".join(f"{u.role}:{u.name}" for u in r.tags.units),
         "discipline": r.tags.discipline, "keywords": " ".join(r.tags.keywords),
