@@ -1,4 +1,4 @@
-"""``dangan`` command line: run the batch pipeline, train and list models.
+"""``dangan`` command line: run the batch pipeline; train, evaluate, list and promote models.
 
 Exit status: 0 when the batch finished (even if some files failed: see their ``status``), 2 for usage
 errors (bad arguments, missing input), 3 when no model is registered, 1 for any other fatal failure.
@@ -45,10 +45,9 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _setup(args)
-    from models.registry import ModelRegistry, load_or_create_key
     from pipelines.discovery import InputError, discover
 
-    if ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file)).active_version() is None:
+    if _registry(settings).active_version() is None:
         print(f"dangan: no trained model in {settings.models_dir}; run `dangan train` first", file=sys.stderr)
         return ExitCode.NO_MODEL
     try:
@@ -67,7 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"         {out / 'results.csv'}")
     print(
         f"files {report.files} (ok {report.ok}, errors {report.errors}, resumed {report.resumed}) · "
-        f"pages {report.pages} · auto {report.auto} · review {report.review} · "
+        f"pages {report.pages} · auto {report.auto} · class only {report.class_only} · review {report.review} "
+        f"(out of catalogue {report.out_of_catalogue}) · "
         f"model {report.model_version} · {report.seconds:.1f} s"
     )
     if report.error_codes:
@@ -75,46 +75,96 @@ def cmd_run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    settings = _setup(args)
+def _registry(settings):  # type: ignore[no-untyped-def]
     from models.registry import ModelRegistry, load_or_create_key
 
-    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
-    if args.if_missing and registry.active_version():
-        print(f"model {registry.active_version()} is active; not retraining (drop --if-missing to retrain)")
-        return ExitCode.OK
-    from pipelines.training import train_default
+    return ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
 
-    if args.per_item:
-        settings = settings.model_copy(update={"train_per_item": args.per_item})
-    print("training the seed model on the generated sample corpus …", file=sys.stderr)
-    outcome = train_default(settings)
+
+def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
     m = outcome.metrics
     print(
         f"registered {outcome.version} in {outcome.seconds:.0f} s ({outcome.n_train} train, {outcome.n_calib} calib docs)\n"
-        f"held-out (unseen templates, n={m.n}): item {m.item_accuracy:.1%} · class {m.class_accuracy:.1%} · "
+        f"held-out (n={m.n}): item {m.item_accuracy:.1%} · class {m.class_accuracy:.1%} · stage {m.stage_accuracy:.1%} · "
         f"ECE {m.ece:.3f} · auto coverage {m.auto_coverage:.1%} at precision "
         f"{'n/a' if m.auto_precision is None else f'{m.auto_precision:.1%}'} (threshold {m.threshold:.3f})"
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    registry = _registry(settings)
+    if args.if_missing and registry.active_version():
+        print(f"model {registry.active_version()} is active; not retraining (drop --if-missing to retrain)")
+        return ExitCode.OK
+    from pipelines.training import train_default, train_labelled
+
+    if args.per_item:
+        settings = settings.model_copy(update={"train_per_item": args.per_item})
+    if args.labelled is None:
+        print("training the seed model on the generated sample corpus …", file=sys.stderr)
+        _print_outcome(train_default(settings))
+        return ExitCode.OK
+    from pipelines.labelled import LabelledDataError
+
+    print(f"training on {args.labelled}{'' if args.no_seed else ' + the generated seed corpus'} …", file=sys.stderr)
+    try:
+        result = train_labelled(args.labelled, settings, with_seed=not args.no_seed, activate=not args.no_activate)
+    except (LabelledDataError, ValueError) as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    for problem in result.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(f"{result.files} labelled files, {len(result.problems)} unreadable; held-out test: {result.n_test} of your documents")
+    _print_outcome(result.training)
+    if args.no_activate:
+        print(f"not activated; `dangan models promote {result.training.version}` makes it active")
     return ExitCode.OK
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     settings = _setup(args)
-    from models.registry import ModelRegistry, load_or_create_key
-
-    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    registry = _registry(settings)
+    if getattr(args, "action", None) == "promote":
+        if args.version not in {v.version for v in registry.versions()}:
+            print(f"dangan: no model {args.version} in {settings.models_dir}", file=sys.stderr)
+            return ExitCode.USAGE
+        registry.activate(args.version)
+        print(f"{args.version} is now the active model")
+        return ExitCode.OK
     versions = registry.versions()
     if not versions:
         print(f"no models in {settings.models_dir}")
         return ExitCode.OK
     for info in versions:
         test = info.metrics.get("heldout_test", {})
+        routing = info.metrics.get("routing", {})
         print(
             f"{'*' if info.active else ' '} {info.version}  {info.created}  item {test.get('item_accuracy')}  "
-            f"class {test.get('class_accuracy')}  auto {test.get('auto_coverage')}@{test.get('auto_precision')}  "
-            f"threshold {info.thresholds.get('item')}"
+            f"class {test.get('class_accuracy')}  ECE {test.get('ece')}  auto {test.get('auto_coverage')}"
+            f"@{test.get('auto_precision')}  filed {routing.get('filed_share')}  threshold {info.thresholds.get('item')}"
+            f"  {info.notes}"
         )
+    return ExitCode.OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from pipelines.evaluate import evaluate_labelled
+    from pipelines.labelled import LabelledDataError
+
+    try:
+        result = evaluate_labelled(args.labelled, args.out, settings, version=args.model)
+    except LabelledDataError as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except LookupError as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.NO_MODEL
+    for problem in result.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(result.summary)
+    print(f"report: {result.report_path}")
     return ExitCode.OK
 
 
@@ -135,14 +185,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     train = sub.add_parser("train", parents=[common], help="train and register a model")
+    train.add_argument("labelled", nargs="?", type=Path, metavar="LABELLED",
+                       help="your catalogued files: folder tree by item code (C5-1/…) or CSV/JSONL of file,item_code; "
+                            "without it, the generated seed corpus")
+    train.add_argument("--no-seed", action="store_true", help="train on LABELLED only, without the seed corpus")
+    train.add_argument("--no-activate", action="store_true", help="register without making it the active model")
     train.add_argument("--if-missing", action="store_true", help="only when no model is active yet")
     train.add_argument("--per-item", type=int, help="generated training documents per catalogue item")
     train.add_argument("--target-precision", dest="target_precision", type=float,
                        help="auto-filing precision the threshold must reach on held-out data (default 0.99)")
     train.set_defaults(func=cmd_train)
 
-    models = sub.add_parser("models", parents=[common], help="list registered models")
+    models = sub.add_parser("models", parents=[common], help="list registered models, or promote one")
     models.set_defaults(func=cmd_models)
+    models_sub = models.add_subparsers(dest="action")
+    models_sub.add_parser("list", parents=[common], help="list versions with their held-out metrics")
+    promote = models_sub.add_parser("promote", parents=[common], help="make VERSION the active model")
+    promote.add_argument("version", metavar="VERSION")
+
+    evaluate = sub.add_parser("evaluate", parents=[common], help="score a model on labelled files, write a report")
+    evaluate.add_argument("labelled", type=Path, metavar="LABELLED", help="folder tree by item code or CSV/JSONL")
+    evaluate.add_argument("--out", type=Path, required=True, help="report folder (metrics.json, plots, tables)")
+    evaluate.add_argument("--model", help="model version (default: the active one)")
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 

@@ -1,17 +1,20 @@
-"""Training the seed model from the generated sample corpus, evaluating it on held-out templates,
-and registering it."""
+"""Training: the seed model from the generated sample corpus, or a model from an archive's own
+labelled files; each evaluated on documents it never saw, then registered with its metrics."""
 
 from __future__ import annotations
 
 import hashlib
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from models.catalogue import load_catalogue
-from models.classifier import ArchiveClassifier
+from models.catalogue import Catalogue, load_catalogue
+from models.classifier import ArchiveClassifier, Prediction
 from models.evaluation import Metrics, score
 from models.registry import ModelRegistry, load_or_create_key
+from models.routing import Route
 from pipelines.settings import Settings
 
 OCR_NOISE_SHARE = 0.3  # share of training texts passed through simulated OCR errors
@@ -40,7 +43,18 @@ def corpus_hash(texts: list[str], labels: list[str]) -> str:
 class Split:
     texts: list[str]
     labels: list[str]
-    groups: list[str]  # template family of each document
+    groups: list[str]  # template family (or source) of each document
+
+    def __add__(self, other: Split) -> Split:
+        return Split(self.texts + other.texts, self.labels + other.labels, self.groups + other.groups)
+
+
+@dataclass(frozen=True)
+class LabelledOutcome:
+    training: TrainingOutcome
+    files: int
+    problems: list[str]  # files that could not be read, with the reason
+    n_test: int
 
 
 def generated_splits(settings: Settings) -> dict[str, Split]:
@@ -62,12 +76,29 @@ def generated_splits(settings: Settings) -> dict[str, Split]:
     return out
 
 
-def train_default(settings: Settings) -> TrainingOutcome:
+def routing_metrics(catalogue: Catalogue, preds: list[Prediction], truth: Sequence[str]) -> dict[str, float | None]:
+    """What each route delivers on held-out data: its share and how often it is right at its level."""
+    n = len(truth) or 1
+    auto = [catalogue.equivalent(p.item_code, t) for p, t in zip(preds, truth) if p.route == Route.AUTO]
+    cls = [catalogue[p.item_code].class_code == catalogue[t].class_code or catalogue.equivalent(p.item_code, t)
+           for p, t in zip(preds, truth) if p.route == Route.CLASS]
+    return {
+        "auto_share": round(len(auto) / n, 4),
+        "auto_item_precision": round(sum(auto) / len(auto), 4) if auto else None,
+        "class_only_share": round(len(cls) / n, 4),
+        "class_only_class_precision": round(sum(cls) / len(cls), 4) if cls else None,
+        "filed_share": round((len(auto) + len(cls)) / n, 4),
+        "out_of_catalogue_share": round(sum(p.out_of_catalogue for p in preds) / n, 4),
+    }
+
+
+def train_and_register(
+    train: Split, calib: Split, test: Split, settings: Settings, *, notes: str, activate: bool = True
+) -> TrainingOutcome:
+    """Fit on ``train``/``calib``, score on ``test`` (never seen), register with the metrics."""
     started = time.perf_counter()
     catalogue = load_catalogue()
-    splits = generated_splits(settings)
-    train, calib, test = splits["train"], splits["calib"], splits["test"]
-    clf = ArchiveClassifier(target_precision=settings.target_precision).fit(
+    clf = ArchiveClassifier(target_precision=settings.target_precision, n_jobs=settings.workers).fit(
         train.texts, train.labels, calib.texts, calib.labels, groups=train.groups, calib_groups=calib.groups
     )
     preds = clf.predict(test.texts)
@@ -77,15 +108,60 @@ def train_default(settings: Settings) -> TrainingOutcome:
     registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
     version = registry.register(
         clf,
-        metrics={"heldout_test": metrics.as_dict(), "calibration": clf.calibration_},
+        metrics={
+            "heldout_test": metrics.as_dict(), "routing": routing_metrics(catalogue, preds, test.labels),
+            "calibration": clf.calibration_,
+        },
         thresholds={
             "item": clf.threshold_.threshold,
+            "class": clf.class_threshold_.threshold,
             "target_precision": clf.threshold_.target_precision,
             "calib_precision": clf.threshold_.precision,
             "calib_coverage": clf.threshold_.coverage,
+            "calib_class_coverage": clf.class_threshold_.coverage,
+            "domain_score": clf.novelty_.threshold_,
         },
         training_data_sha256=corpus_hash(train.texts + calib.texts, train.labels + calib.labels),
         catalogue_sha256=catalogue.sha256,
-        notes=f"seed corpus: generated, seed {settings.seed}, {settings.train_per_item}/item train",
+        notes=notes,
+        activate=activate,
     )
     return TrainingOutcome(version, metrics, time.perf_counter() - started, len(train.texts), len(calib.texts))
+
+
+def train_default(settings: Settings) -> TrainingOutcome:
+    """The seed model: generated corpus only."""
+    splits = generated_splits(settings)
+    return train_and_register(
+        splits["train"], splits["calib"], splits["test"], settings,
+        notes=f"seed corpus: generated, seed {settings.seed}, {settings.train_per_item}/item train",
+    )
+
+
+def train_labelled(source: Path, settings: Settings, *, with_seed: bool = True, activate: bool = True) -> LabelledOutcome:
+    """A model from an archive's own catalogued files (plus, by default, the generated seed corpus).
+
+    The held-out test is the archive's own documents only: that is the accuracy the office will see.
+    """
+    from pipelines.labelled import extract_texts, load_labelled, stratified_split
+
+    catalogue = load_catalogue()
+    files = load_labelled(source, catalogue)
+    docs, problems = extract_texts(files, settings)
+    parts = stratified_split(docs, settings.seed)
+    if not parts["test"]:
+        raise ValueError("too few labelled documents to hold out a test set (need ≥2 for some item)")
+
+    def own(split: str) -> Split:
+        return Split([d.text for d in parts[split]], [d.item_code for d in parts[split]], ["archive"] * len(parts[split]))
+
+    train, calib, test = own("train"), own("calib"), own("test")
+    if with_seed:
+        seed = generated_splits(settings)
+        train = train + seed["train"]
+        calib = calib + seed["calib"]
+    outcome = train_and_register(
+        train, calib, test, settings, activate=activate,
+        notes=f"labelled: {source.name} ({len(docs)} documents{', + generated seed corpus' if with_seed else ''})",
+    )
+    return LabelledOutcome(outcome, len(files), problems, len(parts["test"]))
