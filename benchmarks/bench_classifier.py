@@ -25,8 +25,10 @@ from models.baseline import PaperlessBaseline  # noqa: E402
 from models.catalogue import load_catalogue  # noqa: E402
 from models.classifier import ArchiveClassifier  # noqa: E402
 from models.evaluation import score  # noqa: E402
+from models.reports import write_evaluation_report  # noqa: E402
+from pipelines.evaluate import as_scored  # noqa: E402
 from pipelines.settings import Settings  # noqa: E402
-from pipelines.training import generated_splits  # noqa: E402
+from pipelines.training import generated_splits, routing_metrics  # noqa: E402
 
 
 def _fmt(m) -> str:  # type: ignore[no-untyped-def]
@@ -95,9 +97,20 @@ def main() -> None:
           f"coverage {clf.threshold_.coverage:.1%}); fit {fit_s:.1f} s; predict {len(ex) / pred_s:.0f} docs/s")
     print(f"paperless: item {base_m.item_accuracy:.2%}  class {base_m.class_accuracy:.2%}  fit {base_fit_s:.1f} s")
     print(f"margin   : {100 * (ours.item_accuracy - base_m.item_accuracy):+.1f} points item accuracy")
+    routing = routing_metrics(cat, preds, ey)
+    print(f"routes   : auto {routing['auto_share']:.1%} (item precision {routing['auto_item_precision']}) · "
+          f"class only {routing['class_only_share']:.1%} (class precision {routing['class_only_class_precision']}) · "
+          f"filed {routing['filed_share']:.1%} · out of catalogue {routing['out_of_catalogue_share']:.2%}")
+    report = write_evaluation_report(
+        args.out.with_name("classifier_report"), cat, ey, [as_scored(p) for p in preds],
+        item_threshold=clf.threshold_.threshold, class_threshold=clf.class_threshold_.threshold,
+        target_precision=settings.target_precision, title="held-out families (benchmark)",
+        baseline={"paperless-ngx style": (base_pred, [float(x) for x in bp.max(axis=1)])},
+    )
+    print(f"report   : {report.report_path}")
     result = {
         "dangan": ours.as_dict(), "paperless_baseline": base_m.as_dict(), "fit_seconds": fit_s,
-        "predict_docs_per_s": len(ex) / pred_s, "n_train": len(tx), "n_calib": len(cx),
+        "predict_docs_per_s": len(ex) / pred_s, "n_train": len(tx), "n_calib": len(cx), "routing": routing,
     }
     if args.scans:
         texts, labels, clean = ocr_scans(

@@ -41,7 +41,9 @@ from models.routing import Route, ThresholdChoice, choose_threshold
 
 # Per-document constants (e.g. "score minus the best score") would cancel out in the softmax, so the
 # text model enters as its raw score plus an indicator of its own top choice.
-COMBINER_FEATURES = ("text_score", "text_top", *EVIDENCE_FEATURES)
+# ``class_score``: a second linear model trained on the 26 classes (more examples per label, so it
+# generalises to unseen layouts better than the item model) gives every item its class's score.
+COMBINER_FEATURES = ("text_score", "text_top", "class_score", *EVIDENCE_FEATURES)
 TOP_K = 5
 
 
@@ -81,11 +83,21 @@ class WordNgrams:
         return words + [f"{a} {b}" for a, b in zip(words, words[1:])]
 
 
-def _fit_svm(X: sp.csr_matrix, labels: np.ndarray, mask: np.ndarray | None, C: float) -> LinearSVC:
-    """The text model (a module function, so worker processes receive only the data)."""
+TextModels = tuple[LinearSVC, LinearSVC | None]  # item model, class model (None: one class only)
+
+
+def _fit_svm(X: sp.csr_matrix, labels: np.ndarray, mask: np.ndarray | None, C: float, class_of: dict[str, str]) -> TextModels:
+    """The item and class text models (a module function: worker processes receive only the data)."""
     if mask is not None:
         X, labels = X[mask], labels[mask]
-    return LinearSVC(C=C, dual=True, max_iter=2000).fit(X, labels)
+    classes = np.asarray([class_of[c] for c in labels])
+    class_model = LinearSVC(C=C, dual=True, max_iter=2000).fit(X, classes) if len(set(classes)) > 1 else None
+    return LinearSVC(C=C, dual=True, max_iter=2000).fit(X, labels), class_model
+
+
+def _decision(model: LinearSVC, X: sp.csr_matrix) -> np.ndarray:
+    raw = model.decision_function(X)
+    return np.stack([-raw, raw], axis=1) if raw.ndim == 1 else raw  # two labels: one column
 
 
 def _segment_chunk(segmenter: Segmenter, texts: Sequence[str]) -> list[list[str]]:
@@ -190,11 +202,12 @@ class ArchiveClassifier:
 
         # The final text model and (when families are given) the two out-of-family models are
         # independent fits: run them side by side, one per core.
+        class_of = {c: catalogue[c].class_code for c in self.codes_}
         folds = []
         if groups is not None and calib_groups is not None:
             folds = self._family_folds(np.asarray(groups), np.asarray(calib_groups))
         fits = Parallel(n_jobs=min(1 + len(folds), self.n_jobs))(
-            delayed(_fit_svm)(X, labels, mask, self.C) for mask in [None, *[m for m, _ in folds]]
+            delayed(_fit_svm)(X, labels, mask, self.C, class_of) for mask in [None, *[m for m, _ in folds]]
         )
         self.text_model_ = fits[0]
         scores = self._scores(self.text_model_, Xc)
@@ -260,22 +273,31 @@ class ArchiveClassifier:
     def _vectorize(self, texts: Sequence[str], words: Sequence[list[str]]) -> sp.csr_matrix:
         return sp.hstack([self.word_vectorizer_.transform(words), self.char_vectorizer_.transform(texts)]).tocsr()
 
-    def _scores(self, model: LinearSVC, X: sp.csr_matrix) -> np.ndarray:
-        """Scores in catalogue order; items the model never saw get a score below all others."""
-        raw = model.decision_function(X)
+    def _scores(self, models: TextModels, X: sp.csr_matrix) -> np.ndarray:
+        """(docs, items, 2): item score and the score of the item's class, in catalogue order.
+        Items (classes) the model never saw get a score below all others."""
+        item_model, class_model = models
+        raw = _decision(item_model, X)
         index = {c: i for i, c in enumerate(self.codes_)}
-        columns = np.asarray([index[c] for c in model.classes_])
-        scores = np.full((X.shape[0], len(self.codes_)), raw.min(initial=-1.0) - 1.0, dtype=np.float32)
-        scores[:, columns] = raw
+        columns = np.asarray([index[c] for c in item_model.classes_])
+        scores = np.zeros((X.shape[0], len(self.codes_), 2), dtype=np.float32)
+        scores[:, :, 0] = raw.min(initial=-1.0) - 1.0
+        scores[:, columns, 0] = raw
+        if class_model is not None:
+            raw = _decision(class_model, X)
+            padded = np.hstack([raw, np.full((X.shape[0], 1), raw.min(initial=-1.0) - 1.0)])
+            where = {c: i for i, c in enumerate(class_model.classes_)}
+            scores[:, :, 1] = padded[:, [where.get(self.catalogue_[c].class_code, -1) for c in self.codes_]]
         return scores
 
     def _combiner_features(self, texts: Sequence[str], words: Sequence[list[str]]) -> np.ndarray:
         return self._features_from(self._scores(self.text_model_, self._vectorize(texts, words)), texts)
 
     def _features_from(self, s: np.ndarray, texts: Sequence[str]) -> np.ndarray:
-        top = (s >= s.max(axis=1, keepdims=True)).astype(np.float32)
+        item = s[:, :, 0]
+        top = (item >= item.max(axis=1, keepdims=True)).astype(np.float32)
         ev = self.evidence_.transform(texts)
-        return np.concatenate([s[..., None], top[..., None], ev], axis=2)
+        return np.concatenate([item[..., None], top[..., None], s[:, :, 1:2], ev], axis=2)
 
     def _softmax(self, F: np.ndarray) -> np.ndarray:
         return softmax(F @ self.weights_, axis=1)
