@@ -63,7 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = run_batch([str(p) for p in args.inputs], str(args.out), settings)
     out = Path(report.out_dir)
     print(f"results: {out / 'results.jsonl'}")
-    print(f"         {out / 'results.csv'}")
+    print(f"         {out / 'results.csv'}, {out / 'results.parquet'}")
+    print(f"卷内目录: {out / 'volume_catalogue.xlsx'}")
+    print(f"report : {out / 'report.html'}")
     print(
         f"files {report.files} (ok {report.ok}, errors {report.errors}, resumed {report.resumed}) · "
         f"pages {report.pages} · auto {report.auto} · class only {report.class_only} · review {report.review} "

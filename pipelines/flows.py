@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from features.errors import DanganError, UnreadableFileError
 from models.registry import ModelRegistry, RegistryError, load_or_create_key, model_id
 from pipelines.discovery import discover
+from pipelines.exports import RunMeta, write_exports
 from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
@@ -135,7 +136,12 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     ordered = [results[j] for j in jobs]
     write_jsonl(out / "results.jsonl", ordered)
     write_csv(out / "results.csv", ordered)
-    report = _report(ordered, out, version, resumed, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    write_exports(out, ordered, RunMeta(
+        model_version=version, seconds=seconds, resumed=resumed, inputs=tuple(inputs), out_dir=str(out),
+        extra={"workers": settings.workers, "ocr_engine": settings.ocr_engine},
+    ))
+    report = _report(ordered, out, version, resumed, seconds)
     write_text(out / "summary.json", report.model_dump_json(indent=2))
     return report
 

@@ -83,11 +83,20 @@ def test_good_inputs_are_classified(demo_run):
     assert correct / len(good) >= 0.8
 
 
-def test_csv_matches_jsonl(demo_run):
+def test_csv_parquet_and_volume_catalogue_match_jsonl(demo_run):
     out, _, rows = demo_run
     with (out / "results.csv").open(encoding="utf-8-sig") as fh:
         csv_rows = list(csv.DictReader(fh))
     assert [r["file"] for r in csv_rows] == [r["file"] for r in rows]
+    import openpyxl
+    import pandas as pd
+
+    assert list(pd.read_parquet(out / "results.parquet")["file"]) == [r["file"] for r in rows]
+    wb = openpyxl.load_workbook(out / "volume_catalogue.xlsx", read_only=True)
+    header = next(r for r in wb[wb.sheetnames[0]].iter_rows(values_only=True) if r and r[0] == "序号")
+    assert list(header[:7]) == ["序号", "文件编号", "责任者", "文件题名", "日期", "页次", "备注"]
+    assert "待处理" in wb.sheetnames  # the demo inbox's bad inputs are listed for follow-up
+    assert (out / "report.md").read_text(encoding="utf-8").strip()
     assert not list(out.glob("*.part"))
 
 
