@@ -220,6 +220,21 @@ def _in_volume(r: FileResult, catalogue: Catalogue) -> bool:
     return r.status == "ok" and not r.out_of_catalogue and bool(r.item_code) and r.item_code in catalogue
 
 
+def _documents(r: FileResult) -> list[FileResult]:
+    """A multi-document file as one record per part (its pages, its label); tags stay the file's."""
+    if not r.parts:
+        return [r]
+    return [
+        r.model_copy(update={
+            "file": f"{r.file}#p{p.first_page}-{p.last_page}", "pages": p.last_page - p.first_page + 1,
+            "item_code": p.item_code, "item_name": p.item_name, "class_code": p.class_code,
+            "confidence": p.confidence, "class_confidence": p.class_confidence, "route": p.route,
+            "out_of_catalogue": p.out_of_catalogue, "parts": [],
+        })
+        for p in r.parts
+    ]
+
+
 def _remark(r: FileResult) -> str:
     if r.status != "ok":
         return f"错误 {r.error.code}：{r.error.message}" if r.error else "错误"
@@ -272,7 +287,7 @@ def volume_rows(
     groups: dict[str, list[FileResult]] = defaultdict(list)
     shown: dict[str, str] = {}
     pending: list[FileResult] = []
-    for r in results:
+    for r in (d for result in results for d in _documents(result)):
         if not _in_volume(r, catalogue):
             pending.append(r)
             continue

@@ -19,7 +19,9 @@ from features.ocr.base import OcrEngine
 from features.tags import extract_tags
 from models.classifier import ArchiveClassifier
 from models.registry import ModelRegistry, load_or_create_key, model_id
-from pipelines.results import CandidateOut, ErrorInfo, FileResult, TagsOut, UnitOut
+from models.routing import Route
+from models.splitting import DocumentPart, split_document
+from pipelines.results import CandidateOut, ErrorInfo, FileResult, PartOut, TagsOut, UnitOut
 from pipelines.settings import Settings
 from features.hashing import sha256_file
 
@@ -112,6 +114,14 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
     tags = extract_tags(text, clf.segmenter_)
     # Out of catalogue: abstain (no label), but keep the candidates as hints for the reviewer.
     label = None if pred.out_of_catalogue else pred
+    parts: list[PartOut] = []
+    route = pred.route
+    if doc.page_count > 1:
+        found = split_document(clf, [p.text for p in doc.pages], whole=pred)
+        if len(found) > 1:
+            parts = [_part(p) for p in found]
+            # One file, several documents: it can only be filed unattended part by part.
+            route = Route.AUTO if all(p.route == Route.AUTO for p in parts) else Route.REVIEW
     return FileResult(
         file=job.display,
         sha256=sha,
@@ -126,8 +136,9 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
         item_name=label and label.item_name,
         confidence=label and label.confidence,
         class_confidence=label and label.class_confidence,
-        route=str(pred.route),
+        route=str(route),
         out_of_catalogue=pred.out_of_catalogue,
+        parts=parts,
         candidates=[CandidateOut(**c.__dict__) for c in pred.candidates],
         model_version=ctx.model_version,
         tags=TagsOut(
@@ -140,6 +151,19 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
         ),
         warnings=list(doc.warnings),
         seconds=time.perf_counter() - started,
+    )
+
+
+def _part(part: DocumentPart) -> PartOut:
+    p = part.prediction
+    label = None if p.out_of_catalogue else p
+    return PartOut(
+        first_page=part.first_page, last_page=part.last_page,
+        item_code=label and label.item_code, item_name=label and label.item_name,
+        class_code=label and label.class_code, confidence=label and label.confidence,
+        class_confidence=label and label.class_confidence, route=str(p.route),
+        out_of_catalogue=p.out_of_catalogue, start_probability=round(part.start_probability, 4),
+        candidates=[CandidateOut(**c.__dict__) for c in p.candidates],
     )
 
 

@@ -40,6 +40,22 @@ class TagsOut(BaseModel):
     keywords: list[str] = Field(default_factory=list)
 
 
+class PartOut(BaseModel):
+    """One document inside a multi-document file (pages 1-based, inclusive)."""
+
+    first_page: int
+    last_page: int
+    item_code: str | None = None
+    item_name: str | None = None
+    class_code: str | None = None
+    confidence: float | None = None
+    class_confidence: float | None = None
+    route: Literal["auto", "class", "review"]
+    out_of_catalogue: bool = False
+    start_probability: float = 1.0
+    candidates: list[CandidateOut] = Field(default_factory=list)
+
+
 class FileResult(BaseModel):
     file: str
     sha256: str | None = None
@@ -59,6 +75,9 @@ class FileResult(BaseModel):
     route: Literal["auto", "class", "review"] | None = None
     out_of_catalogue: bool = False  # reads unlike any archive document: no label is given
     candidates: list[CandidateOut] = Field(default_factory=list)
+    # Set when the file holds several documents back to back; the file-level fields then describe
+    # the whole text and the file is routed to review unless every part is filed automatically.
+    parts: list[PartOut] = Field(default_factory=list)
     model_version: str | None = None
     tags: TagsOut = Field(default_factory=TagsOut)
     warnings: list[str] = Field(default_factory=list)
@@ -68,7 +87,7 @@ class FileResult(BaseModel):
 CSV_COLUMNS = [
     "file", "sha256", "status", "error_code", "error_message", "pages", "text_source", "ocr_confidence",
     "stage", "class_code", "class_name", "item_code", "item_name", "confidence", "class_confidence", "route",
-    "out_of_catalogue", "model_version", "project_name", "doc_number", "doc_date", "units", "discipline", "keywords",
+    "out_of_catalogue", "parts", "model_version", "project_name", "doc_number", "doc_date", "units", "discipline", "keywords",
     "candidates", "seconds",
 ]
 
@@ -83,7 +102,9 @@ def flatten(r: FileResult) -> dict[str, object]:
         "item_code": r.item_code, "item_name": r.item_name,
         "confidence": None if r.confidence is None else round(r.confidence, 4),
         "class_confidence": None if r.class_confidence is None else round(r.class_confidence, 4),
-        "route": r.route, "out_of_catalogue": r.out_of_catalogue, "model_version": r.model_version,
+        "route": r.route, "out_of_catalogue": r.out_of_catalogue,
+        "parts": "; ".join(f"{p.first_page}-{p.last_page}:{p.item_code or '?'}:{p.route}" for p in r.parts),
+        "model_version": r.model_version,
         "project_name": r.tags.project_name, "doc_number": r.tags.doc_number, "doc_date": r.tags.doc_date,
         "units": "; ".join(f"{u.role}:{u.name}" for u in r.tags.units),
         "discipline": r.tags.discipline, "keywords": " ".join(r.tags.keywords),

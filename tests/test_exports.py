@@ -227,3 +227,19 @@ def test_write_exports_writes_everything(tmp_path, results):
     paths = write_exports(tmp_path / "out", results, RunMeta(seconds=3.0))
     assert all(p.exists() and p.stat().st_size > 0 for p in paths.values())
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_a_multi_document_file_gives_one_row_per_part():
+    from pipelines.exports import volume_rows
+    from pipelines.results import PartOut
+
+    cat = load_catalogue()
+    scan = _ok("box/scan.pdf", "C5-1", pages=3).model_copy(update={"parts": [
+        PartOut(first_page=1, last_page=1, item_code="C5-1", item_name=cat["C5-1"].name, class_code="C5", route="auto"),
+        PartOut(first_page=2, last_page=3, item_code="C7-1", item_name=cat["C7-1"].name, class_code="C7",
+                route="review"),
+    ]})
+    volumes, pending = volume_rows([scan], cat)
+    rows = volumes[0].rows
+    assert [(r.title, r.pages) for r in rows] == [(cat["C5-1"].name, "1"), (cat["C7-1"].name, "2-3")]
+    assert rows[1].remark and not pending
