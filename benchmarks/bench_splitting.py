@@ -109,7 +109,7 @@ def boundary_counts(pred: set[int], true: set[int]) -> tuple[int, int, int]:
     return len(pred & true), len(pred - true), len(true - pred)
 
 
-def boundary_metrics(files: list[File], starts: list[set[int]]) -> dict[str, float]:
+def boundary_metrics(files: list[File], starts: list[set[int]]) -> dict[str, float | None]:
     """Boundary P/R and exact-split accuracy from predicted 1-based start pages (page 1 excluded)."""
     tp = fp = fn = 0
     exact = {"bundle": [0, 0], "single": [0, 0]}
@@ -123,8 +123,8 @@ def boundary_metrics(files: list[File], starts: list[set[int]]) -> dict[str, flo
         "boundary_precision": tp / max(tp + fp, 1),
         "boundary_recall": tp / max(tp + fn, 1),
         "true_boundaries": tp + fn,
-        "exact_split_bundles": exact["bundle"][0] / max(exact["bundle"][1], 1),
-        "kept_whole_singles": exact["single"][0] / max(exact["single"][1], 1),
+        "exact_split_bundles": exact["bundle"][0] / exact["bundle"][1] if exact["bundle"][1] else None,
+        "kept_whole_singles": exact["single"][0] / exact["single"][1] if exact["single"][1] else None,
     }
 
 
@@ -156,10 +156,14 @@ def run_split(clf: ArchiveClassifier, files: list[File], model: BoundaryModel): 
     return parts, wholes, ms
 
 
-def report(name: str, m: dict[str, float]) -> None:
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def report(name: str, m: dict) -> None:  # type: ignore[type-arg]
     print(f"{name}: boundary P {m['boundary_precision']:.1%} R {m['boundary_recall']:.1%} "
-          f"(n={m['true_boundaries']}) · exact split {m['exact_split_bundles']:.1%} of multi-doc files · "
-          f"{m['kept_whole_singles']:.1%} of single documents kept whole")
+          f"(n={m['true_boundaries']}) · exact split {_pct(m['exact_split_bundles'])} of multi-doc files · "
+          f"{_pct(m['kept_whole_singles'])} of single documents kept whole")
     if "part_item_accuracy" in m:
         print(f"{' ' * len(name)}  part item accuracy {m['part_item_accuracy']:.1%} (n={m['parts']}) · page item accuracy "
               f"{m['page_item_accuracy']:.1%} vs {m['page_item_accuracy_unsplit']:.1%} unsplit · "
