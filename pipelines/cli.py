@@ -170,6 +170,25 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    if _registry(settings).active_version() is None:
+        print(f"dangan: no trained model in {settings.models_dir}; run `dangan train` first", file=sys.stderr)
+        return ExitCode.NO_MODEL
+    missing = [str(p) for p in args.inputs if not Path(p).exists()]
+    if missing:
+        print(f"dangan: input not found: {', '.join(missing)}", file=sys.stderr)
+        return ExitCode.USAGE
+    from pipelines.schedule import serve_nightly
+
+    try:
+        serve_nightly(list(args.inputs), args.out, settings, args.cron)
+    except ValueError as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dangan", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -204,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
     models_sub.add_parser("list", parents=[common], help="list versions with their held-out metrics")
     promote = models_sub.add_parser("promote", parents=[common], help="make VERSION the active model")
     promote.add_argument("version", metavar="VERSION")
+
+    serve = sub.add_parser("serve", parents=[common], help="run the batch every night (Prefect deployment on a cron)")
+    serve.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="the inbox folder(s)")
+    serve.add_argument("--out", type=Path, required=True, help="output folder (re-runs resume: done files are skipped)")
+    serve.add_argument("--cron", help="schedule, default DANGAN_NIGHTLY_CRON or '0 2 * * *' (02:00)")
+    serve.set_defaults(func=cmd_serve)
 
     evaluate = sub.add_parser("evaluate", parents=[common], help="score a model on labelled files, write a report")
     evaluate.add_argument("labelled", type=Path, metavar="LABELLED", help="folder tree by item code or CSV/JSONL")

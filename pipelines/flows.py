@@ -7,12 +7,14 @@ one worker per core, each loading the classifier and OCR engine once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner
@@ -21,7 +23,7 @@ from pydantic import BaseModel, Field
 from features.errors import DanganError, UnreadableFileError
 from models.registry import ModelRegistry, RegistryError, load_or_create_key, model_id
 from pipelines.discovery import discover
-from pipelines.exports import RunMeta, write_exports
+from pipelines.exports import RunMeta, render_run_report, write_exports
 from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
@@ -29,6 +31,7 @@ from pipelines.results import ErrorInfo, FileResult, Journal, write_csv, write_j
 from pipelines.settings import Settings
 
 JOURNAL_NAME = ".journal.jsonl"
+log = logging.getLogger(__name__)
 
 
 class BatchReport(BaseModel):
@@ -137,13 +140,26 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     write_jsonl(out / "results.jsonl", ordered)
     write_csv(out / "results.csv", ordered)
     seconds = time.perf_counter() - started
-    write_exports(out, ordered, RunMeta(
+    meta = RunMeta(
         model_version=version, seconds=seconds, resumed=resumed, inputs=tuple(inputs), out_dir=str(out),
         extra={"workers": settings.workers, "ocr_engine": settings.ocr_engine},
-    ))
+    )
+    write_exports(out, ordered, meta)
+    _publish_artifact(ordered, meta)
     report = _report(ordered, out, version, resumed, seconds)
     write_text(out / "summary.json", report.model_dump_json(indent=2))
     return report
+
+
+def _publish_artifact(results: list[FileResult], meta: RunMeta) -> None:
+    """The run report as a Prefect artifact, so the operator sees it beside the run in the UI."""
+    try:
+        create_markdown_artifact(
+            key="dangan-run-report", markdown=render_run_report(results, meta),
+            description=f"dangan run: {len(results)} files, model {meta.model_version}",
+        )
+    except Exception as exc:  # the results are written; a UI extra must not fail the run
+        log.warning("could not publish the run report artifact: %s", exc)
 
 
 def _report(results: list[FileResult], out: Path, version: str, resumed: int, seconds: float) -> BatchReport:
@@ -163,8 +179,13 @@ def run_batch(inputs: list[str], out_dir: str, settings: Settings) -> BatchRepor
     """Run ``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default)."""
     from pipelines.prefect_env import prefect_server
 
+    with prefect_server():
+        return configured_flow(settings)(inputs=inputs, out_dir=out_dir, settings=settings)
+
+
+def configured_flow(settings: Settings):  # type: ignore[no-untyped-def]
+    """``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default)."""
     runner = ProcessPoolTaskRunner(
         max_workers=settings.workers, initializer=_init_worker, initargs=(settings.ocr_threads,)
     )
-    with prefect_server():
-        return batch_flow.with_options(task_runner=runner)(inputs=inputs, out_dir=out_dir, settings=settings)
+    return batch_flow.with_options(task_runner=runner)

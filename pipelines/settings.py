@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     calib_per_item: int = Field(6, ge=1)
     test_per_item: int = Field(4, ge=1)
     seed: int = 20261128
+    # `dangan serve`: when the nightly run starts (cron, in ``timezone``).
+    nightly_cron: str = Field("0 2 * * *", description="cron of the nightly batch (default 02:00)")
+    timezone: str = Field("Asia/Shanghai", description="time zone of the nightly cron")
 
     @cached_property
     def root(self) -> Path:
