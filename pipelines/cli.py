@@ -189,6 +189,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from pipelines.storage import Database
+
+    counts, runs = Database.open(settings.db_url).status()
+    print(f"documents {counts.documents} · predictions {counts.predictions} · "
+          + " · ".join(f"{k} {v}" for k, v in sorted(counts.by_status.items())))
+    if counts.by_route:
+        print("routes: " + " · ".join(f"{k} {v}" for k, v in sorted(counts.by_route.items()))
+              + f" · out of catalogue {counts.out_of_catalogue}")
+    if counts.by_error_code:
+        print("errors: " + " · ".join(f"{k} {v}" for k, v in sorted(counts.by_error_code.items())))
+    if counts.current_labels_by_source:
+        print("labels: " + " · ".join(f"{k} {v}" for k, v in sorted(counts.current_labels_by_source.items())))
+    for r in runs:
+        took = "" if r.seconds is None else f" in {r.seconds:.0f} s"
+        print(f"run {r.id:>4}  {r.status:<11} {r.started_at:%Y-%m-%d %H:%M}{took}  files {r.files_total} "
+              f"(ok {r.files_ok}, errors {r.files_error}, skipped {r.files_skipped})  model {r.model_version}")
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dangan", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -229,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--out", type=Path, required=True, help="output folder (re-runs resume: done files are skipped)")
     serve.add_argument("--cron", help="schedule, default DANGAN_NIGHTLY_CRON or '0 2 * * *' (02:00)")
     serve.set_defaults(func=cmd_serve)
+
+    status = sub.add_parser("status", parents=[common], help="what is recorded: documents, routes, errors, recent runs")
+    status.set_defaults(func=cmd_status)
 
     evaluate = sub.add_parser("evaluate", parents=[common], help="score a model on labelled files, write a report")
     evaluate.add_argument("labelled", type=Path, metavar="LABELLED", help="folder tree by item code or CSV/JSONL")

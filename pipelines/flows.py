@@ -1,6 +1,6 @@
 """The batch flow: thin Prefect orchestration over ``pipelines.processing``.
 
-Files are hashed in the parent (resume is keyed on sha256 + model version through the run's journal),
+Files are hashed in the parent (resume is keyed on sha256 + model version in the database),
 grouped into batches of ``batch_size`` files, and each batch is one Prefect task on a process pool:
 one worker per core, each loading the classifier and OCR engine once.
 """
@@ -27,10 +27,10 @@ from pipelines.exports import RunMeta, render_run_report, write_exports
 from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
-from pipelines.results import ErrorInfo, FileResult, Journal, write_csv, write_jsonl, write_text
+from pipelines.results import ErrorInfo, FileResult, write_csv, write_jsonl, write_text
+from pipelines.storage import Database
 from pipelines.settings import Settings
 
-JOURNAL_NAME = ".journal.jsonl"
 log = logging.getLogger(__name__)
 
 
@@ -94,21 +94,25 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     version = model_id(registry.manifest(active))
 
     jobs = [_hashed(j) for j in discover([Path(p) for p in inputs], exclude=[out])]
-    journal = Journal(out / JOURNAL_NAME)
-    done = journal.load()
+    # The database is the one record of what is done: files recorded for this model version are
+    # skipped (their stored results reused), every finished batch is committed all or nothing.
+    db = Database.open(settings.db_url)
+    run_id = db.start_run(inputs, version)
+    prior = db.done_results([j.sha256 for j in jobs if j.sha256], version)
     results: dict[FileJob, FileResult] = {}
     todo: list[FileJob] = []
     for job in jobs:
-        prior = done.get((job.sha256 or "", version))
-        if prior is not None:
-            results[job] = prior.model_copy(update={"file": job.display})
+        if job.sha256 in prior:
+            results[job] = prior[job.sha256].model_copy(update={"file": job.display})
         else:
             todo.append(job)
     resumed = len(results)
+    db.record_skipped(run_id, [(j.display, j.sha256) for j in jobs if j in results])
 
     progress = reporter()
     progress.start(len(jobs), "dangan")
     progress.advance(resumed)
+    status = "failed"
     try:
         if todo:
             batches = [todo[i : i + settings.batch_size] for i in range(0, len(todo), settings.batch_size)]
@@ -128,12 +132,13 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
                                    model_version=version)
                         for j in batch
                     ]
-                journal.append(batch_results)
+                db.record(run_id, batch_results)
                 for job, r in zip(batch, batch_results):
-                    results[job] = r
+                    results[job] = r.model_copy(update={"text": None})
                 progress.advance(len(batch))
+        status = "finished"
     finally:
-        journal.close()
+        db.finish_run(run_id, status)
         progress.stop()
 
     ordered = [results[j] for j in jobs]

@@ -151,6 +151,7 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
         ),
         warnings=list(doc.warnings),
         seconds=time.perf_counter() - started,
+        text=text,
     )
 
 

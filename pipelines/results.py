@@ -82,6 +82,8 @@ class FileResult(BaseModel):
     tags: TagsOut = Field(default_factory=TagsOut)
     warnings: list[str] = Field(default_factory=list)
     seconds: float = 0.0
+    # The extracted text travels from the worker to the database, never into results.jsonl/csv.
+    text: str | None = Field(default=None, exclude=True, repr=False)
 
 
 CSV_COLUMNS = [
@@ -147,42 +149,3 @@ def write_csv(path: Path, results: Iterable[FileResult]) -> None:
 
 
 RETRY_CODES = frozenset({"unreadable", "ocr_failed", "internal"})  # worth another try on a re-run
-
-
-class Journal:
-    """Append-only record of finished files, so a re-run after a crash resumes without duplicates.
-
-    One JSON line per finished file, keyed by (sha256, model version); a torn last line from a crash
-    is ignored on reading. The final ``results.*`` files are rebuilt from it in input order.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh = None
-
-    def load(self) -> dict[tuple[str, str], FileResult]:
-        done: dict[tuple[str, str], FileResult] = {}
-        if not self.path.exists():
-            return done
-        for line in self.path.read_text(encoding="utf-8").splitlines():
-            try:
-                r = FileResult.model_validate_json(line)
-            except ValueError:
-                continue
-            if r.sha256 and not (r.error and r.error.code in RETRY_CODES):
-                done[(r.sha256, r.model_version or "")] = r
-        return done
-
-    def append(self, results: Iterable[FileResult]) -> None:
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open("a", encoding="utf-8")
-        for r in results:
-            self._fh.write(r.model_dump_json() + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-
-    def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None

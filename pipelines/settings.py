@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     calib_per_item: int = Field(6, ge=1)
     test_per_item: int = Field(4, ge=1)
     seed: int = 20261128
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL of the system of record (default: SQLite in DANGAN_HOME/dangan.db); "
+        "e.g. postgresql+psycopg://user:pass@host/dangan",
+    )
     # `dangan serve`: when the nightly run starts (cron, in ``timezone``).
     nightly_cron: str = Field("0 2 * * *", description="cron of the nightly batch (default 02:00)")
     timezone: str = Field("Asia/Shanghai", description="time zone of the nightly cron")
@@ -50,6 +54,10 @@ class Settings(BaseSettings):
     @property
     def prefect_home(self) -> Path:
         return self.root / "prefect"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.root / 'dangan.db'}"
 
     @property
     def cache_dir(self) -> Path:

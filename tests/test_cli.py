@@ -123,3 +123,9 @@ def test_no_model_is_explained(tmp_path):
     proc = _dangan(["run", str(INBOX), "--out", str(tmp_path / "o")], Settings(home=tmp_path / "empty-home"))
     assert proc.returncode == 3
     assert "dangan train" in proc.stderr
+
+
+def test_status_shows_the_recorded_runs(demo_run, test_settings):
+    proc = _dangan(["status"], test_settings)
+    assert proc.returncode == 0, proc.stderr
+    assert "documents" in proc.stdout and "finished" in proc.stdout

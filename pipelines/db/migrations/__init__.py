@@ -1,0 +1,1 @@
+"""Alembic migrations for pipelines.db (run via pipelines.db.engine.upgrade)."""
