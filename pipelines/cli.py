@@ -26,7 +26,7 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from pipelines.settings import Settings
 
     overrides = {}
-    for name in ("workers", "ocr_engine", "batch_size", "target_precision", "home"):
+    for name in ("workers", "ocr_engine", "batch_size", "target_precision", "home", "dask_address", "dask_workers"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -223,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     run.add_argument("--ocr-engine", dest="ocr_engine", help="rapidocr (default) | paddleocr | tesseract")
     run.add_argument("--batch-size", dest="batch_size", type=int, help="files per Prefect task")
+    run.add_argument("--dask-address", dest="dask_address", help="run the tasks on this Dask scheduler")
+    run.add_argument("--dask-workers", dest="dask_workers", type=int, help="run the tasks on a local Dask cluster")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
 

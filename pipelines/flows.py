@@ -189,7 +189,25 @@ def run_batch(inputs: list[str], out_dir: str, settings: Settings) -> BatchRepor
 
 
 def configured_flow(settings: Settings):  # type: ignore[no-untyped-def]
-    """``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default)."""
+    """``batch_flow`` on the task runner ``settings`` ask for.
+
+    Default: a local process pool, one worker per core. ``dask_address``: an existing Dask cluster
+    (its workers need this project installed and, to report task runs, ``PREFECT_API_URL`` of a
+    shared Prefect server). ``dask_workers``: a local Dask cluster of that many single-threaded
+    worker processes, started for the run.
+    """
+    if settings.dask_address or settings.dask_workers:
+        from prefect_dask import DaskTaskRunner
+
+        limit_native_threads(settings.ocr_threads)  # inherited by the local cluster's worker processes
+        if settings.dask_address:
+            runner = DaskTaskRunner(address=settings.dask_address)
+        else:
+            runner = DaskTaskRunner(cluster_kwargs={
+                "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
+                "dashboard_address": None,
+            })
+        return batch_flow.with_options(task_runner=runner)
     runner = ProcessPoolTaskRunner(
         max_workers=settings.workers, initializer=_init_worker, initargs=(settings.ocr_threads,)
     )

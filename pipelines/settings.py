@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     ocr_threads: int = Field(1, ge=1, le=64, description="Threads per OCR engine (one engine per worker)")
     workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=64)
     batch_size: int = Field(4, ge=1, le=256, description="Files per Prefect task")
+    dask_address: str | None = Field(None, description="Run tasks on this Dask scheduler (tcp://host:8786)")
+    dask_workers: int | None = Field(None, ge=1, le=256, description="Run tasks on a local Dask cluster of N workers")
     dpi: int = Field(200, ge=72, le=600)
     # Pillow itself refuses > ~179 MP as a decompression bomb; 150 MP still admits an A0 sheet at 180 dpi.
     max_image_pixels: int = Field(150_000_000, description="Larger images are refused as too_large")
