@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     calib_per_item: int = Field(6, ge=1)
     test_per_item: int = Field(4, ge=1)
     seed: int = 20261128
+    archive_root: Path | None = Field(None, description="Archive store of accepted originals (default DANGAN_HOME/archive)")
     database_url: str | None = Field(
         None, description="SQLAlchemy URL of the system of record (default: SQLite in DANGAN_HOME/dangan.db); "
         "e.g. postgresql+psycopg://user:pass@host/dangan",
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     @property
     def prefect_home(self) -> Path:
         return self.root / "prefect"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.archive_root.expanduser().resolve() if self.archive_root else self.root / "archive"
 
     @property
     def db_url(self) -> str:

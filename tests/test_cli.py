@@ -129,3 +129,14 @@ def test_status_shows_the_recorded_runs(demo_run, test_settings):
     proc = _dangan(["status"], test_settings)
     assert proc.returncode == 0, proc.stderr
     assert "documents" in proc.stdout and "finished" in proc.stdout
+
+
+def test_auto_filed_originals_are_in_the_archive_store(demo_run, test_settings):
+    _, _, rows = demo_run
+    archive = Path(test_settings.home) / "archive"
+    auto = {r["sha256"] for r in rows if r["route"] == "auto"}
+    stored = {p.name.split(".")[0] for p in (archive / "objects").rglob("*") if p.is_file()}
+    assert auto and auto <= stored
+    links = [p for p in (archive / "view").rglob("*") if p.is_symlink()]
+    assert links and all(p.resolve().is_file() for p in links)
+    assert all((INBOX / r["file"]).exists() for r in rows)  # the inbox is never modified

@@ -1,0 +1,92 @@
+"""The archive store: accepted originals, copied (never moved or altered) into content-addressed storage,
+with a browsable view by project / stage / class / item.
+
+``objects/ab/abcdef…<ext>`` holds each original once, named by its sha256 (so a file filed twice, or
+under two names, is stored once); it is written to a temporary name, checked against its hash and
+renamed, so a crash never leaves a partial object. ``view/<工程名称>/<stage>/<class>/<item>/<file>``
+are relative symbolic links into ``objects``: browsable in a file manager, rebuilt at no cost.
+The inbox is only read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.catalogue import Catalogue
+from pipelines.results import FileResult
+
+NO_PROJECT = "未识别工程"
+_UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
+
+
+@dataclass(frozen=True)
+class Filed:
+    sha256: str
+    object_path: Path
+    view_path: Path
+
+
+def safe_name(name: str, fallback: str) -> str:
+    """One path component from free text: no separators, no '..', no control characters, ≤ 80 chars."""
+    cleaned = re.sub(r"_+", "_", re.sub(r"\.{2,}", "_", _UNSAFE.sub("_", name))).strip(" ._")
+    return cleaned[:80] or fallback
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ArchiveStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def object_path(self, sha256: str, suffix: str) -> Path:
+        return self.root / "objects" / sha256[:2] / f"{sha256}{suffix.lower()}"
+
+    def put(self, source: Path, sha256: str) -> Path:
+        """Copy ``source`` in once; a changed source (hash differs from the recorded one) is refused."""
+        target = self.object_path(sha256, source.suffix)
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        shutil.copy2(source, tmp)
+        if _sha256(tmp) != sha256:
+            tmp.unlink()
+            raise ValueError(f"{source} changed since it was processed; not archived")
+        os.replace(tmp, target)
+        return target
+
+    def file(self, result: FileResult, source: Path, catalogue: Catalogue) -> Filed | None:
+        """Store an auto-filed result's original and link it into the view; None if it is not filed."""
+        if result.status != "ok" or result.route != "auto" or not result.item_code or not result.sha256:
+            return None
+        item = catalogue[result.item_code]
+        obj = self.put(source, result.sha256)
+        folder = (self.root / "view" / safe_name(result.tags.project_name or "", NO_PROJECT) / item.stage
+                  / safe_name(f"{item.class_code} {item.class_name}", item.class_code)
+                  / safe_name(f"{item.code} {item.name}", item.code))
+        folder.mkdir(parents=True, exist_ok=True)
+        name = safe_name(Path(result.file).name, result.sha256[:12])
+        link = folder / name
+        if link.is_symlink() and link.resolve() != obj.resolve():
+            link = folder / f"{Path(name).stem}-{result.sha256[:8]}{Path(name).suffix}"
+        if not link.is_symlink():
+            tmp = folder / f".{link.name}.part"
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(os.path.relpath(obj, folder))
+            os.replace(tmp, link)
+        return Filed(result.sha256, obj, link)
+
+    def file_all(self, pairs: Iterable[tuple[FileResult, Path]], catalogue: Catalogue) -> list[Filed]:
+        return [f for r, p in pairs if (f := self.file(r, p, catalogue)) is not None]
