@@ -473,7 +473,7 @@ class RunMeta:
     seconds: float | None = None  # wall time of the run
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    resumed: int = 0  # files taken from the journal of an earlier run
+    resumed: int = 0  # files already recorded by an earlier run (skipped, results reused)
     inputs: tuple[str, ...] = ()
     out_dir: str | None = None
     catalogue_sha256: str | None = None
@@ -545,7 +545,7 @@ def _report_sections(
     n, k = len(results), len(ok)
     summary = [
         ["文件 files", n, ""],
-        ["  其中续跑 resumed from journal", meta.resumed, _pct(meta.resumed, n)],
+        ["  其中续跑 already recorded, skipped", meta.resumed, _pct(meta.resumed, n)],
         ["页数 pages", pages, ""],
         ["成功 ok", k, _pct(k, n)],
         ["错误 errors", len(errors), _pct(len(errors), n)],
