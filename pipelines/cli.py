@@ -36,6 +36,8 @@ def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    # Dask logs every worker start and stop at INFO, in its workers too: its config reads the environment.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if args.verbose else "warning")
     settings = _settings(args)
     from pipelines.prefect_env import configure_prefect
 

@@ -18,7 +18,10 @@ class Settings(BaseSettings):
     ocr_engine: str = Field("rapidocr", description="rapidocr | paddleocr | tesseract")
     ocr_threads: int = Field(1, ge=1, le=64, description="Threads per OCR engine (one engine per worker)")
     workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=64)
-    batch_size: int = Field(4, ge=1, le=256, description="Files per Prefect task")
+    batch_size: int | None = Field(
+        None, ge=1, le=256,
+        description="Files per Prefect task; default: about 8 tasks per worker, 4 to 64 files each",
+    )
     dask_address: str | None = Field(None, description="Run tasks on this Dask scheduler (tcp://host:8786)")
     dask_workers: int | None = Field(None, ge=1, le=256, description="Run tasks on a local Dask cluster of N workers")
     dpi: int = Field(200, ge=72, le=600)
