@@ -99,8 +99,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = _setup(args)
     registry = _registry(settings)
     if args.if_missing and registry.active_version():
-        print(f"model {registry.active_version()} is active; not retraining (drop --if-missing to retrain)")
-        return ExitCode.OK
+        from models.registry import RegistryError
+
+        try:
+            registry.load()
+        except RegistryError as exc:  # e.g. a model from an older dangan: retrain rather than fail later
+            print(f"the active model cannot be used ({exc}); training a new one", file=sys.stderr)
+        else:
+            print(f"model {registry.active_version()} is active; not retraining (drop --if-missing to retrain)")
+            return ExitCode.OK
     from pipelines.training import train_default, train_labelled
 
     if args.per_item:
