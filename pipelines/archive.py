@@ -10,7 +10,7 @@ The inbox is only read.
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import os
 import re
 import shutil
@@ -18,9 +18,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from features.hashing import sha256_file
 from models.catalogue import Catalogue
 from pipelines.results import FileResult
 
+log = logging.getLogger(__name__)
 NO_PROJECT = "未识别工程"
 _UNSAFE = re.compile(r'[\x00-\x1f/\\:*?"<>|]+')
 
@@ -38,14 +40,6 @@ def safe_name(name: str, fallback: str) -> str:
     return cleaned[:80] or fallback
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 class ArchiveStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -61,7 +55,7 @@ class ArchiveStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
         shutil.copy2(source, tmp)
-        if _sha256(tmp) != sha256:
+        if sha256_file(tmp) != sha256:
             tmp.unlink()
             raise ValueError(f"{source} changed since it was processed; not archived")
         os.replace(tmp, target)
@@ -89,4 +83,12 @@ class ArchiveStore:
         return Filed(result.sha256, obj, link)
 
     def file_all(self, pairs: Iterable[tuple[FileResult, Path]], catalogue: Catalogue) -> list[Filed]:
-        return [f for r, p in pairs if (f := self.file(r, p, catalogue)) is not None]
+        """``file`` for each pair; a file that cannot be archived is logged and skipped, never fatal."""
+        filed = []
+        for result, path in pairs:
+            try:
+                if (f := self.file(result, path, catalogue)) is not None:
+                    filed.append(f)
+            except (OSError, ValueError) as exc:
+                log.warning("not archived: %s: %s", result.file, exc)
+        return filed

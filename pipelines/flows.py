@@ -21,7 +21,7 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from features.errors import DanganError, UnreadableFileError
-from models.registry import ModelRegistry, RegistryError, load_or_create_key, model_id
+from models.registry import RegistryError, model_id
 from models.catalogue import load_catalogue
 from pipelines.archive import ArchiveStore
 from pipelines.discovery import discover
@@ -99,7 +99,7 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     started = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    registry = settings.model_registry()
     active = registry.active_version()
     if active is None:
         raise RegistryError(f"no trained model in {settings.models_dir}: run `dangan train` first")
@@ -155,7 +155,7 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
         progress.stop()
 
     ordered = [results[j] for j in jobs]
-    _archive(settings, [(results[j], j.path) for j in jobs])
+    ArchiveStore(settings.archive_dir).file_all([(results[j], j.path) for j in jobs], load_catalogue())
     write_jsonl(out / "results.jsonl", ordered)
     write_csv(out / "results.csv", ordered)
     seconds = time.perf_counter() - started
@@ -168,16 +168,6 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     report = _report(ordered, out, version, resumed, seconds)
     write_text(out / "summary.json", report.model_dump_json(indent=2))
     return report
-
-
-def _archive(settings: Settings, pairs: list[tuple[FileResult, Path]]) -> None:
-    """Copy auto-filed originals into the archive store; one failure is logged, never fatal."""
-    store, catalogue = ArchiveStore(settings.archive_dir), load_catalogue()
-    for result, path in pairs:
-        try:
-            store.file(result, path, catalogue)
-        except (OSError, ValueError) as exc:
-            log.warning("not archived: %s: %s", result.file, exc)
 
 
 def _publish_artifact(results: list[FileResult], meta: RunMeta) -> None:
