@@ -232,7 +232,7 @@ class ArchiveClassifier:
     def _segment(self, texts: Sequence[str]) -> list[list[str]]:
         """Words of many texts; jieba is pure Python, so big corpora are cut on every core."""
         if self.n_jobs <= 1 or len(texts) < 2000:
-            return [self.segmenter_.words(t) for t in texts]
+            return _segment_chunk(self.segmenter_, texts)
         # One chunk per worker: each worker rebuilds the jieba dictionary once (≈1–2 s).
         size = -(-len(texts) // self.n_jobs)
         chunks = [texts[i : i + size] for i in range(0, len(texts), size)]

@@ -17,8 +17,8 @@ from features.errors import DanganError, TooLargeError, UnreadableFileError
 from features.extraction import extract_document
 from features.ocr.base import OcrEngine
 from features.tags import extract_tags
-from models.classifier import ArchiveClassifier
-from models.registry import ModelRegistry, load_or_create_key, model_id
+from models.classifier import ArchiveClassifier, Prediction
+from models.registry import model_id
 from models.routing import Route
 from models.splitting import DocumentPart, split_document
 from pipelines.results import CandidateOut, ErrorInfo, FileResult, PartOut, TagsOut, UnitOut
@@ -59,7 +59,7 @@ _CONTEXT: WorkerContext | None = None
 
 
 def load_active_model(settings: Settings) -> tuple[ArchiveClassifier, dict[str, Any]]:
-    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    registry = settings.model_registry()
     return registry.load()
 
 
@@ -112,7 +112,6 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
     clf = ctx.classifier
     pred = clf.predict([text])[0]
     tags = extract_tags(text, clf.segmenter_)
-    # Out of catalogue: abstain (no label), but keep the candidates as hints for the reviewer.
     label = None if pred.out_of_catalogue else pred
     parts: list[PartOut] = []
     route = pred.route
@@ -130,16 +129,9 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
         text_source=doc.text_source,
         ocr_confidence=doc.ocr_confidence,
         stage=label and label.stage,
-        class_code=label and label.class_code,
         class_name=label and label.class_name,
-        item_code=label and label.item_code,
-        item_name=label and label.item_name,
-        confidence=label and label.confidence,
-        class_confidence=label and label.class_confidence,
-        route=str(route),
-        out_of_catalogue=pred.out_of_catalogue,
+        **{**_prediction_fields(pred), "route": str(route)},
         parts=parts,
-        candidates=[CandidateOut(**c.__dict__) for c in pred.candidates],
         model_version=ctx.model_version,
         tags=TagsOut(
             project_name=tags.project_name,
@@ -155,16 +147,23 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
     )
 
 
+def _prediction_fields(pred: Prediction) -> dict[str, Any]:
+    """The fields a file and a part share. Out of catalogue: abstain (no label), but keep the
+    candidates as hints for the reviewer."""
+    label = None if pred.out_of_catalogue else pred
+    return {
+        "item_code": label and label.item_code, "item_name": label and label.item_name,
+        "class_code": label and label.class_code, "confidence": label and label.confidence,
+        "class_confidence": label and label.class_confidence, "route": str(pred.route),
+        "out_of_catalogue": pred.out_of_catalogue,
+        "candidates": [CandidateOut(**c.__dict__) for c in pred.candidates],
+    }
+
+
 def _part(part: DocumentPart) -> PartOut:
-    p = part.prediction
-    label = None if p.out_of_catalogue else p
     return PartOut(
         first_page=part.first_page, last_page=part.last_page,
-        item_code=label and label.item_code, item_name=label and label.item_name,
-        class_code=label and label.class_code, confidence=label and label.confidence,
-        class_confidence=label and label.class_confidence, route=str(p.route),
-        out_of_catalogue=p.out_of_catalogue, start_probability=round(part.start_probability, 4),
-        candidates=[CandidateOut(**c.__dict__) for c in p.candidates],
+        start_probability=round(part.start_probability, 4), **_prediction_fields(part.prediction),
     )
 
 
