@@ -49,7 +49,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _setup(args)
     from pipelines.discovery import InputError, discover
 
-    if _registry(settings).active_version() is None:
+    if settings.model_registry().active_version() is None:
         print(f"dangan: no trained model in {settings.models_dir}; run `dangan train` first", file=sys.stderr)
         return ExitCode.NO_MODEL
     try:
@@ -79,12 +79,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _registry(settings):  # type: ignore[no-untyped-def]
-    from models.registry import ModelRegistry, load_or_create_key
-
-    return ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
-
-
 def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
     m = outcome.metrics
     print(
@@ -97,7 +91,7 @@ def _print_outcome(outcome) -> None:  # type: ignore[no-untyped-def]
 
 def cmd_train(args: argparse.Namespace) -> int:
     settings = _setup(args)
-    registry = _registry(settings)
+    registry = settings.model_registry()
     if args.if_missing and registry.active_version():
         from models.registry import RegistryError
 
@@ -135,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_models(args: argparse.Namespace) -> int:
     settings = _setup(args)
-    registry = _registry(settings)
+    registry = settings.model_registry()
     if getattr(args, "action", None) == "promote":
         if args.version not in {v.version for v in registry.versions()}:
             print(f"dangan: no model {args.version} in {settings.models_dir}", file=sys.stderr)
@@ -181,7 +175,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _setup(args)
-    if _registry(settings).active_version() is None:
+    if settings.model_registry().active_version() is None:
         print(f"dangan: no trained model in {settings.models_dir}; run `dangan train` first", file=sys.stderr)
         return ExitCode.NO_MODEL
     missing = [str(p) for p in args.inputs if not Path(p).exists()]

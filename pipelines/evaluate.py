@@ -8,7 +8,7 @@ from pathlib import Path
 
 from models.catalogue import load_catalogue
 from models.classifier import Prediction
-from models.registry import ModelRegistry, RegistryError, load_or_create_key, model_id
+from models.registry import RegistryError, model_id
 from pipelines.labelled import LabelledDataError, extract_texts, load_labelled
 from pipelines.settings import Settings
 
@@ -30,7 +30,7 @@ def as_scored(pred: Prediction) -> Prediction:
 def evaluate_labelled(source: Path, out: Path, settings: Settings, *, version: str | None = None) -> EvaluationOutcome:
     from models.reports import write_evaluation_report
 
-    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    registry = settings.model_registry()
     try:
         clf, manifest = registry.load(version)
     except RegistryError as exc:

@@ -65,9 +65,17 @@ class Settings(BaseSettings):
     def archive_dir(self) -> Path:
         return self.archive_root.expanduser().resolve() if self.archive_root else self.root / "archive"
 
+    def model_registry(self):  # type: ignore[no-untyped-def]
+        """The signed model registry under ``models_dir`` (one way to open it, for every caller)."""
+        from models.registry import ModelRegistry, load_or_create_key
+
+        return ModelRegistry(self.models_dir, load_or_create_key(self.key_file))
+
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.root / 'dangan.db'}"
+        from pipelines.db.engine import default_url
+
+        return self.database_url or default_url(self.root)
 
     @property
     def cache_dir(self) -> Path:

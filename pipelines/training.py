@@ -13,7 +13,6 @@ from pathlib import Path
 from models.catalogue import Catalogue, load_catalogue
 from models.classifier import ArchiveClassifier, Prediction
 from models.evaluation import Metrics, score
-from models.registry import ModelRegistry, load_or_create_key
 from models.routing import Route
 from pipelines.settings import Settings
 
@@ -105,7 +104,7 @@ def train_and_register(
     metrics = score(
         catalogue, [p.item_code for p in preds], [p.confidence for p in preds], test.labels, clf.threshold_.threshold
     )
-    registry = ModelRegistry(settings.models_dir, load_or_create_key(settings.key_file))
+    registry = settings.model_registry()
     version = registry.register(
         clf,
         metrics={

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +129,3 @@ def head_revision() -> str | None:
 
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
 
-
-def database_url_from_env(home: Path) -> str:
-    """``DANGAN_DATABASE_URL`` if set, else the embedded SQLite file under ``home`` (for callers that
-    do not go through Settings)."""
-    return os.environ.get("DANGAN_DATABASE_URL") or default_url(home)

@@ -271,12 +271,6 @@ def _upsert_documents(session: Session, rows: list[dict[str, Any]]) -> dict[str,
 # ---------------------------------------------------------------------------------------------- runs
 
 
-def reap_interrupted_runs(session: Session) -> list[int]:
-    """Mark runs of this host whose process is gone (kill -9, power cut) as ``interrupted``."""
-    with _transaction(session, write=True):
-        return _reap(session)
-
-
 def _reap(session: Session) -> list[int]:
     dead = [
         run_id
