@@ -12,6 +12,7 @@ Tables
   predictions   one row per (document, model version): the classifier's answer or the error
   labels        the filing decision per document; never deleted, only superseded (``version`` chain)
   audit_events  who changed what, when, from what to what, and why
+  users         review workbench accounts (argon2 password hashes, a role each)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ RUN_STATUSES = ("running", "finished", "failed", "interrupted")
 PREDICTION_STATUSES = ("ok", "error")
 ROUTES = ("auto", "class", "review")
 LABEL_SOURCES = ("auto", "reviewer", "import")
+ROLES = ("admin", "reviewer", "viewer")
 FILE_OUTCOMES = ("ok", "error", "skipped")
 
 
@@ -228,6 +230,8 @@ class Label(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.current_timestamp())
+    # Tags as the reviewer corrected them (TagsOut fields); NULL: the prediction's tags stand.
+    tags: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     document: Mapped[Document] = relationship(back_populates="labels", viewonly=True)
 
@@ -245,3 +249,19 @@ class AuditEvent(Base):
     old: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     new: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """A review workbench account. Never deleted: deactivated (``is_active``), so audit actors stay named."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.current_timestamp())
+    password_changed_at: Mapped[datetime | None]

@@ -113,6 +113,7 @@ class LabelView:
     created_by: str
     created_at: datetime
     reason: str | None
+    tags: dict[str, Any] | None = None  # reviewer-corrected tags; None: the prediction's tags stand
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ class AuditView:
 
 
 @contextmanager
-def _transaction(session: Session, *, write: bool) -> Iterator[None]:
+def transaction(session: Session, *, write: bool) -> Iterator[None]:
     if session.in_transaction():  # the caller's transaction: join it
         yield
         session.flush()
@@ -179,19 +180,22 @@ def _size(r: FileResult, sizes: Mapping[str, int] | None) -> int | None:
         return None
 
 
-def _label_view(row: Any) -> LabelView:
+def label_view(row: Any) -> LabelView:
     return LabelView(
         id=row.id, document_id=row.document_id, item_code=row.item_code, source=row.source,
         version=row.version, is_current=bool(row.is_current), supersedes_id=row.supersedes_id,
         prediction_id=row.prediction_id, created_by=row.created_by, created_at=row.created_at,
-        reason=row.reason,
+        reason=row.reason, tags=row.tags,
     )
 
 
 def _label_json(label: LabelView | None) -> dict[str, Any] | None:
     if label is None:
         return None
-    return {"label_id": label.id, "item_code": label.item_code, "source": label.source, "version": label.version}
+    out = {"label_id": label.id, "item_code": label.item_code, "source": label.source, "version": label.version}
+    if label.tags is not None:
+        out["tags"] = label.tags
+    return out
 
 
 def _audit(
@@ -206,18 +210,19 @@ def _audit(
     )
 
 
-def _current_labels(session: Session, document_ids: Iterable[int]) -> dict[int, LabelView]:
+def current_labels(session: Session, document_ids: Iterable[int]) -> dict[int, LabelView]:
     t = Label.__table__
     out: dict[int, LabelView] = {}
     for chunk in _chunks(sorted(set(document_ids))):
         for row in session.execute(select(t).where(t.c.document_id.in_(chunk), t.c.is_current == true())):
-            out[row.document_id] = _label_view(row)
+            out[row.document_id] = label_view(row)
     return out
 
 
 def _write_label(
     session: Session, *, document_id: int, current: LabelView | None, item_code: str | None,
     source: LabelSource, actor: str, reason: str | None, prediction_id: int | None, action: str,
+    tags: dict[str, Any] | None = None,
 ) -> LabelView:
     """Supersede ``current`` (None: the document has no label yet) with a new label, plus its audit event.
     Raises ConflictError when someone else superseded ``current`` first."""
@@ -229,7 +234,7 @@ def _write_label(
             update(t).where(t.c.id == current.id, t.c.is_current == true()).values(is_current=False)
         )
         if res.rowcount != 1:
-            latest = _current_labels(session, [document_id]).get(document_id)
+            latest = current_labels(session, [document_id]).get(document_id)
             raise ConflictError(document_id, current.version, latest.version if latest else None)
     version = (current.version if current else 0) + 1
     try:
@@ -237,12 +242,12 @@ def _write_label(
             insert(t).values(
                 document_id=document_id, item_code=item_code, source=source, version=version,
                 is_current=True, supersedes_id=current.id if current else None, prediction_id=prediction_id,
-                created_by=_clean(actor), reason=_clean(reason), created_at=utcnow(),
+                created_by=_clean(actor), reason=_clean(reason), created_at=utcnow(), tags=_clean(tags),
             ).returning(*t.c)
         ).one()
     except IntegrityError as exc:  # another writer created the same version first
         raise ConflictError(document_id, version - 1, None) from exc
-    label = _label_view(row)
+    label = label_view(row)
     _audit(
         session, actor=actor, action=action, entity_type="document", entity_id=document_id,
         old=_label_json(current), new=_label_json(label), reason=reason,
@@ -300,7 +305,7 @@ def start_run(
 ) -> int:
     """Open a run (status ``running``); returns its id. Runs of this host left ``running`` by a killed
     process are marked ``interrupted`` first."""
-    with _transaction(session, write=True):
+    with transaction(session, write=True):
         _reap(session)
         run = Run(
             started_at=utcnow(), status="running", inputs=[_clean(os.fspath(p)) for p in inputs],
@@ -357,13 +362,13 @@ def finish_run(
     """Close a run; its counts are taken from the files recorded for it."""
     if status == "running":
         raise ValueError("finish_run needs a final status")
-    with _transaction(session, write=True):
+    with transaction(session, write=True):
         return _summary(_close_run(session, run_id, status, message))
 
 
 def run_summaries(session: Session, *, limit: int = 20) -> list[RunSummary]:
     """Newest runs first; counts are live for runs still running (or killed)."""
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         runs = list(session.scalars(select(Run).order_by(Run.id.desc()).limit(limit)))
         live = _file_counts(session, [r.id for r in runs if r.finished_at is None])
         return [_summary(r, live.get(r.id, {}) if r.finished_at is None else None) for r in runs]
@@ -378,7 +383,7 @@ def done_keys(session: Session, sha256s: Iterable[str], model_version: str) -> s
     p, d = Prediction.__table__, Document.__table__
     wanted = sorted({s for s in sha256s if s})
     done: set[str] = set()
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         for chunk in _chunks(wanted):
             q = (
                 select(d.c.sha256)
@@ -398,7 +403,7 @@ def load_results(session: Session, sha256s: Iterable[str], model_version: str) -
     p, d = Prediction.__table__, Document.__table__
     wanted = sorted({s for s in sha256s if s})
     out: dict[str, FileResult] = {}
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         for chunk in _chunks(wanted):
             q = (
                 select(p, d.c.sha256, d.c.first_path, d.c.pages, d.c.text_source, d.c.ocr_confidence)
@@ -436,7 +441,7 @@ def record_results(
     A result without a sha256 (the file could not be read at all) gets a run-file row only.
     """
     texts = texts or {}
-    with _transaction(session, write=True):
+    with transaction(session, write=True):
         run = session.get(Run, run_id)
         if run is None:
             raise NotFoundError(f"no run {run_id}")
@@ -511,7 +516,7 @@ def record_results(
         }
         labels_written = 0
         if auto:
-            current = _current_labels(session, auto)
+            current = current_labels(session, auto)
             first: list[dict[str, Any]] = []
             for doc_id, w in sorted(auto.items()):
                 cur = current.get(doc_id)
@@ -543,7 +548,7 @@ def _insert_first_labels(session: Session, rows: list[dict[str, Any]], now: date
     written = 0
     for chunk in _chunks(rows):
         stmt = _insert(session, t).values(list(chunk)).on_conflict_do_nothing().returning(*t.c)
-        labels = sorted((_label_view(r) for r in session.execute(stmt)), key=lambda lab: lab.document_id)
+        labels = sorted((label_view(r) for r in session.execute(stmt)), key=lambda lab: lab.document_id)
         if labels:
             session.execute(insert(AuditEvent.__table__), [
                 {
@@ -567,7 +572,7 @@ def _insert_run_files(session: Session, rows: list[dict[str, Any]]) -> None:
 def record_skipped(session: Session, run_id: int, files: Iterable[tuple[str, str]]) -> int:
     """Note in ``run_id`` the (path, sha256) files skipped because ``done_keys`` found them recorded."""
     files = list(files)
-    with _transaction(session, write=True):
+    with transaction(session, write=True):
         d = Document.__table__
         ids: dict[str, int] = {}
         for chunk in _chunks(sorted({sha for _, sha in files})):
@@ -587,7 +592,7 @@ def record_skipped(session: Session, run_id: int, files: Iterable[tuple[str, str
 def status_counts(session: Session, *, model_version: str | None = None) -> StatusCounts:
     """Totals over all predictions, or those of one model version."""
     p, lab = Prediction.__table__, Label.__table__
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         where = [p.c.model_version == model_version] if model_version is not None else []
 
         def grouped(col: Any, *extra: Any) -> dict[str, int]:
@@ -616,50 +621,52 @@ def status_counts(session: Session, *, model_version: str | None = None) -> Stat
 
 
 def document_id(session: Session, sha256: str) -> int | None:
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         return session.scalar(select(Document.id).where(Document.sha256 == sha256))
 
 
 def current_label(session: Session, document_id: int) -> LabelView | None:
-    with _transaction(session, write=False):
-        return _current_labels(session, [document_id]).get(document_id)
+    with transaction(session, write=False):
+        return current_labels(session, [document_id]).get(document_id)
 
 
 def label_history(session: Session, document_id: int) -> list[LabelView]:
     """Every label the document ever had, oldest first."""
     t = Label.__table__
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         rows = session.execute(select(t).where(t.c.document_id == document_id).order_by(t.c.version))
-        return [_label_view(r) for r in rows]
+        return [label_view(r) for r in rows]
 
 
 def set_label(
     session: Session, document_id: int, item_code: str | None, *, user: str, reason: str | None,
-    expected_version: int, source: LabelSource = "reviewer",
+    expected_version: int, source: LabelSource = "reviewer", tags: dict[str, Any] | None = None,
+    prediction_id: int | None = None,
 ) -> LabelView:
     """File ``document_id`` under ``item_code`` (None: no catalogue item applies) as ``user``.
 
     ``expected_version`` is the version of the current label the user saw (0: there was none). If the
     label has changed since, nothing is written and ConflictError is raised. The previous label is
-    kept, marked superseded; an audit event records the change."""
+    kept, marked superseded; an audit event records the change. ``tags`` are the reviewer's corrected
+    tags (None: keep the prediction's); ``prediction_id`` the prediction the reviewer was shown."""
     if not user:
         raise ValueError("set_label needs the acting user")
-    with _transaction(session, write=True):
+    with transaction(session, write=True):
         if session.get(Document, document_id) is None:
             raise NotFoundError(f"no document {document_id}")
-        cur = _current_labels(session, [document_id]).get(document_id)
+        cur = current_labels(session, [document_id]).get(document_id)
         actual = cur.version if cur else 0
         if actual != expected_version:
             raise ConflictError(document_id, expected_version, actual)
         return _write_label(
             session, document_id=document_id, current=cur, item_code=item_code, source=source, actor=user,
-            reason=reason, prediction_id=None, action="label.set",
+            reason=reason, prediction_id=prediction_id, action="label.set", tags=tags,
         )
 
 
 def audit_trail(session: Session, *, entity_type: str, entity_id: int) -> list[AuditView]:
     t = AuditEvent.__table__
-    with _transaction(session, write=False):
+    with transaction(session, write=False):
         rows = session.execute(
             select(t).where(t.c.entity_type == entity_type, t.c.entity_id == entity_id).order_by(t.c.id)
         )
