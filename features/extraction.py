@@ -200,7 +200,7 @@ class _PageOcr:
 
 # --- PDF ----------------------------------------------------------------------------------------
 
-def _open_pdf(path: Path) -> pdfium.PdfDocument:
+def open_pdf(path: Path) -> pdfium.PdfDocument:
     try:
         return pdfium.PdfDocument(str(path))
     except pdfium.PdfiumError as exc:
@@ -219,7 +219,7 @@ def _open_pdf(path: Path) -> pdfium.PdfDocument:
 def _extract_pdf(
     path: Path, ocr: _PageOcr, *, dpi: int, max_pixels: int, max_pages: int, min_text_chars: int
 ) -> DocumentText:
-    pdf = _open_pdf(path)
+    pdf = open_pdf(path)
     try:
         total = len(pdf)
         if total == 0:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from features.errors import DanganError, TooLargeError, UnreadableFileError
+from features.errors import DanganError, UnreadableFileError
 from features.extraction import extract_document
 from features.ocr.base import OcrEngine
+from features.preflight import check_size
 from features.tags import extract_tags
 from models.classifier import ArchiveClassifier, Prediction
 from models.registry import model_id
@@ -86,10 +87,8 @@ def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
     started = time.perf_counter()
     sha: str | None = None
     try:
+        check_size(job.path, ctx.settings.max_file_mb * 1024 * 1024)
         try:
-            size = job.path.stat().st_size
-            if size > ctx.settings.max_file_mb * 1024 * 1024:
-                raise TooLargeError(f"file is {size / 2**20:.0f} MB, above the {ctx.settings.max_file_mb} MB limit")
             sha = job.sha256 or sha256_file(job.path)
         except OSError as exc:
             raise UnreadableFileError(f"cannot read file: {exc.strerror or exc}") from exc

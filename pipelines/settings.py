@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     nightly_cron: str = Field("0 2 * * *", description="cron of the nightly batch (default 02:00)")
     timezone: str = Field("Asia/Shanghai", description="time zone of the nightly cron")
 
+    # `dangan review`: the review workbench.
+    review_host: str = Field("127.0.0.1", description="address the review workbench listens on")
+    review_port: int = Field(8765, ge=1, le=65535)
+    review_secure_cookies: bool = Field(
+        False, description="mark session cookies Secure (set when the workbench is served over HTTPS)",
+    )
+    review_session_hours: float = Field(12, gt=0, le=24 * 30, description="a login lasts this long")
+    login_max_failures: int = Field(5, ge=1, description="failed logins per user or address before a pause")
+    login_window_seconds: int = Field(900, ge=1, description="the pause, and the window failures count in")
+    inbox: Path | None = Field(None, description="where uploads land for the next run (default DANGAN_HOME/inbox)")
+
     @cached_property
     def root(self) -> Path:
         return self.home.expanduser().resolve()
@@ -76,6 +87,10 @@ class Settings(BaseSettings):
         from pipelines.db.engine import default_url
 
         return self.database_url or default_url(self.root)
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.inbox.expanduser().resolve() if self.inbox else self.root / "inbox"
 
     @property
     def cache_dir(self) -> Path:

@@ -34,33 +34,34 @@ class Database:
         _sessions(url)  # connect and migrate now: a bad URL fails before any file is touched
         return cls(url)
 
-    def _session(self) -> Session:
+    def session(self) -> Session:
+        """A new session (no transaction open) for the repository functions."""
         return _sessions(self.url)()
 
     def start_run(self, inputs: Sequence[str], model_version: str) -> int:
-        with self._session() as s:
+        with self.session() as s:
             return repo.start_run(s, inputs=list(inputs), model_version=model_version)
 
     def done_results(self, sha256s: Iterable[str], model_version: str) -> dict[str, FileResult]:
         """Stored results of the files that need no new attempt (done, or failed for good)."""
-        with self._session() as s:
+        with self.session() as s:
             done = repo.done_keys(s, sha256s, model_version)
             return repo.load_results(s, done, model_version) if done else {}
 
     def record_skipped(self, run_id: int, files: list[tuple[str, str | None]]) -> None:
         if files:
-            with self._session() as s:
+            with self.session() as s:
                 repo.record_skipped(s, run_id, [(path, sha) for path, sha in files if sha])
 
     def record(self, run_id: int, results: Sequence[FileResult]) -> None:
         texts = {r.sha256: r.text for r in results if r.sha256 and r.text}
-        with self._session() as s:
+        with self.session() as s:
             repo.record_results(s, run_id, results, texts)
 
     def finish_run(self, run_id: int, status: str) -> repo.RunSummary:
-        with self._session() as s:
+        with self.session() as s:
             return repo.finish_run(s, run_id, status=status)  # type: ignore[arg-type]
 
     def status(self) -> tuple[repo.StatusCounts, list[repo.RunSummary]]:
-        with self._session() as s:
+        with self.session() as s:
             return repo.status_counts(s), repo.run_summaries(s, limit=10)

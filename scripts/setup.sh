@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Idempotent set-up on a fresh machine: system fonts (sample generation), .venv, the project and its
-# test/benchmark extras. Re-running is cheap: each step is skipped when already done.
+# Idempotent set-up on a fresh machine: system fonts (sample generation), Chromium for the browser tests
+# (DANGAN_SETUP_BROWSER=1), .venv, the project and its test/benchmark extras. Re-running is cheap:
+# each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_apt+=(fonts-wqy-zenhei)
 [ -f /usr/share/fonts/truetype/arphic/uming.ttc ] || need_apt+=(fonts-arphic-uming)
+# The review workbench's browser tests drive Debian's Chromium (scripts/test.sh asks for it).
+if [ "${DANGAN_SETUP_BROWSER:-0}" = "1" ] && [ ! -x /usr/bin/chromium ]; then need_apt+=(chromium); fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need_apt[*]} (apt)" >&2

@@ -677,3 +677,13 @@ def audit_trail(session: Session, *, entity_type: str, entity_id: int) -> list[A
             )
             for r in rows
         ]
+
+
+def log_event(
+    session: Session, *, actor: str, action: str, entity_type: str, entity_id: int | None = None,
+    new: dict[str, Any] | None = None, reason: str | None = None,
+) -> None:
+    """Record an event that changes no label (an upload, a retrain decision) in the audit log."""
+    with transaction(session, write=True):
+        _audit(session, actor=actor, action=action, entity_type=entity_type, entity_id=entity_id, old=None,
+               new=new, reason=reason)

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, func, select, true, update
 from sqlalchemy.orm import Session
 
-from pipelines.db.models import ROLES, Document, Label, Prediction, RunFile, User, utcnow
+from pipelines.db.models import ROLES, Document, Label, Prediction, Run, RunFile, User, utcnow
 from pipelines.db.repository import (
     AuditView,
     LabelView,
@@ -253,15 +254,29 @@ def document_detail(session: Session, document_id: int) -> DocumentDetail:
         )
 
 
-def document_file(session: Session, document_id: int) -> tuple[str, list[str]]:
-    """(sha256, every path the document was seen under), for locating its original."""
-    d, rf = Document.__table__, RunFile.__table__
+def document_locations(session: Session, document_id: int) -> tuple[str, list[Path]]:
+    """(sha256, where the original may be on disk): every path it was seen under, resolved against the
+    inputs of the run that saw it (a folder input records paths relative to the folder), newest first.
+    The paths come from the database only; the caller still checks the file's hash before serving it."""
+    d, rf, r = Document.__table__, RunFile.__table__, Run.__table__
     with transaction(session, write=False):
         doc = session.execute(select(d.c.sha256, d.c.first_path).where(d.c.id == document_id)).one_or_none()
         if doc is None:
             raise NotFoundError(f"no document {document_id}")
-        paths = session.scalars(select(rf.c.path).where(rf.c.document_id == document_id).order_by(rf.c.id.desc()))
-        return doc.sha256, list(dict.fromkeys([*paths, doc.first_path]))
+        seen = session.execute(
+            select(rf.c.path, r.c.inputs).join(r, r.c.id == rf.c.run_id)
+            .where(rf.c.document_id == document_id).order_by(rf.c.id.desc())
+        )
+        out: list[Path] = []
+        for path, inputs in [*seen, (doc.first_path, [])]:
+            p = Path(path)
+            if p.is_absolute():
+                out.append(p)
+                continue
+            for root in inputs or []:
+                base = Path(root)
+                out.append(base if base.name == path and not base.is_dir() else base / p)
+        return doc.sha256, list(dict.fromkeys(out))
 
 
 def approved_labels(session: Session, *, sources: Sequence[str] = APPROVED_SOURCES) -> list[ApprovedLabel]:
