@@ -213,6 +213,108 @@ def cmd_status(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def cmd_labelstudio(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from models.catalogue import load_catalogue
+    from pipelines import labelstudio as ls
+    from pipelines.db.review import QueueFilters
+    from pipelines.storage import Database
+
+    catalogue = load_catalogue()
+    sessions = Database.open(settings.db_url).session
+    if args.action == "export":
+        filters = QueueFilters(project=args.project, class_code=args.class_code, run_id=args.run_id,
+                               model_version=args.model_version)
+        with sessions() as s:
+            tasks = ls.export_tasks(s, filters, catalogue=catalogue)
+        ls.write_tasks(args.out, tasks)
+        print(f"{len(tasks)} Label Studio tasks: {args.out}")
+        if args.config is not None:
+            ls.write_config(args.config, ls.labeling_config(catalogue))
+            print(f"labeling config: {args.config}")
+        return ExitCode.OK
+    import getpass
+
+    try:
+        user = args.user or getpass.getuser()
+    except (OSError, KeyError):  # no login name (e.g. a container's uid without a passwd entry)
+        user = "labelstudio-import"
+    try:
+        with sessions() as s:
+            outcome = ls.import_annotations(s, args.file, actor=user, catalogue=catalogue,
+                                            overwrite_reviewer=args.overwrite_reviewer)
+    except ls.LabelStudioFormatError as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    for problem in outcome.problems:
+        print(f"skipped {problem}", file=sys.stderr)
+    print(outcome.summary())
+    return ExitCode.OK
+
+
+def cmd_review(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    updates = {k: v for k, v in (("review_host", args.host), ("review_port", args.port)) if v is not None}
+    settings = settings.model_copy(update=updates)
+    from pipelines.db import review as rq
+    from pipelines.storage import Database
+
+    with Database.open(settings.db_url).session() as s:
+        if not rq.list_users(s):
+            print("dangan: no accounts yet; create one first: dangan users add NAME --role admin", file=sys.stderr)
+            return ExitCode.USAGE
+    from review.app import serve
+
+    print(f"review workbench on http://{settings.review_host}:{settings.review_port}/ (Ctrl-C stops it)", file=sys.stderr)
+    serve(settings)
+    return ExitCode.OK
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    """From stdin with --password-stdin (scripts), else asked twice on the terminal; never an argument."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if first != getpass.getpass("again: "):
+        raise ValueError("the two passwords differ")
+    return first
+
+
+def cmd_users(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    import getpass
+
+    from pipelines.db import review as rq
+    from pipelines.db.repository import NotFoundError
+    from pipelines.storage import Database
+    from review.security import hash_password
+
+    db = Database.open(settings.db_url)
+    actor = f"cli:{getpass.getuser()}"
+    try:
+        with db.session() as s:
+            if args.action == "add":
+                user = rq.create_user(s, username=args.username, role=args.role, actor=actor,
+                                      password_hash=hash_password(_read_password(args)))
+                print(f"created {user.username} ({user.role})")
+            elif args.action == "set":
+                password = hash_password(_read_password(args)) if args.password or args.password_stdin else None
+                active = False if args.disable else True if args.enable else None
+                user = rq.update_user(s, args.username, actor=actor, role=args.role, is_active=active,
+                                      password_hash=password)
+                print(f"{user.username}: {user.role}, {'active' if user.is_active else 'disabled'}")
+            else:
+                for user in rq.list_users(s):
+                    print(f"{user.username:20} {user.role:9} {'active' if user.is_active else 'disabled'}  "
+                          f"created {user.created_at:%Y-%m-%d} by {user.created_by}")
+    except (ValueError, NotFoundError) as exc:
+        print(f"dangan: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    return ExitCode.OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dangan", description=__doc__.splitlines()[0])
     common = argparse.ArgumentParser(add_help=False)
@@ -264,6 +366,46 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--out", type=Path, required=True, help="report folder (metrics.json, plots, tables)")
     evaluate.add_argument("--model", help="model version (default: the active one)")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    # Common options on the actions only: on both levels the action's defaults would reset the group's.
+    labelstudio = sub.add_parser("labelstudio", help="the review queue to and from Label Studio")
+    labelstudio.set_defaults(func=cmd_labelstudio)
+    ls_sub = labelstudio.add_subparsers(dest="action", required=True)
+    ls_export = ls_sub.add_parser("export", parents=[common],
+                                  help="queued documents as Label Studio tasks with the model's predictions")
+    ls_export.add_argument("out", type=Path, metavar="OUT.json", help="tasks file to import into Label Studio")
+    ls_export.add_argument("--config", type=Path, metavar="OUT.xml", help="also write the labeling interface")
+    ls_export.add_argument("--project", help="only this project (tags.project_name)")
+    ls_export.add_argument("--class-code", dest="class_code", help="only this predicted class, e.g. C5")
+    ls_export.add_argument("--run-id", dest="run_id", type=int, help="only documents seen in this run")
+    ls_export.add_argument("--model-version", dest="model_version", help="only this model version's predictions")
+    ls_import = ls_sub.add_parser("import", parents=[common],
+                                  help="Label Studio annotations (JSON or JSON-MIN export) as import labels")
+    ls_import.add_argument("file", type=Path, metavar="FILE.json", help="Label Studio export")
+    ls_import.add_argument("--user", help="who imports, for the audit log (default: the login name)")
+    ls_import.add_argument("--overwrite-reviewer", action="store_true",
+                           help="also replace labels a reviewer set (default: keep them)")
+
+    review = sub.add_parser("review", parents=[common], help="serve the review workbench (web app) on localhost")
+    review.add_argument("--host", help="listen address (default DANGAN_REVIEW_HOST or 127.0.0.1)")
+    review.add_argument("--port", type=int, help="port (default DANGAN_REVIEW_PORT or 8765)")
+    review.set_defaults(func=cmd_review)
+
+    users = sub.add_parser("users", help="review workbench accounts (admin, reviewer, viewer)")
+    users.set_defaults(func=cmd_users)
+    users_sub = users.add_subparsers(dest="action", required=True)
+    users_sub.add_parser("list", parents=[common], help="list accounts")
+    users_add = users_sub.add_parser("add", parents=[common], help="create an account (asks for the password)")
+    users_set = users_sub.add_parser("set", parents=[common], help="change role, password, or disable an account")
+    for p in (users_add, users_set):
+        p.add_argument("username", metavar="NAME")
+        p.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
+    users_add.add_argument("--role", choices=["admin", "reviewer", "viewer"], required=True)
+    users_set.add_argument("--role", choices=["admin", "reviewer", "viewer"])
+    users_set.add_argument("--password", action="store_true", help="set a new password (asked on the terminal)")
+    state = users_set.add_mutually_exclusive_group()
+    state.add_argument("--disable", action="store_true", help="no more logins (the account stays, for the audit log)")
+    state.add_argument("--enable", action="store_true")
     return parser
 
 

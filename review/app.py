@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, FastAPI, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -157,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return user
 
     def role(minimum: str) -> Any:
-        def check(user: rq.UserView = Depends(current_user)) -> rq.UserView:
+        def check(user: rq.UserView = Depends(current_user)) -> rq.UserView:  # noqa: B008
             if ROLE_RANK[user.role] < ROLE_RANK[minimum]:
                 raise Forbidden(f"this needs the {minimum} role; you are {user.role}")
             return user

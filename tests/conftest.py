@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,3 +32,24 @@ def trained(test_settings):
     from pipelines.training import train_default
 
     return train_default(test_settings)
+
+
+INBOX = Path(__file__).resolve().parents[1] / "data" / "samples" / "inbox"
+
+
+def dangan(args: list[str], settings, **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+    """Run the ``dangan`` CLI in a subprocess with ``settings.home`` as DANGAN_HOME."""
+    env = dict(os.environ, DANGAN_HOME=str(settings.home), DANGAN_WORKERS="2")
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True, timeout=900, **kw
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_run(trained, test_settings, tmp_path_factory):
+    """``dangan run`` over the bundled sample inbox, once per session: (out folder, process, result rows)."""
+    out = tmp_path_factory.mktemp("demo-out")
+    proc = dangan(["run", str(INBOX), "--out", str(out), "-q"], test_settings)
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    return out, proc, rows

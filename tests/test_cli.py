@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import dangan as _dangan
+
 REPO = Path(__file__).resolve().parents[1]
 INBOX = REPO / "data" / "samples" / "inbox"
 REQUIRED = {
@@ -21,25 +23,11 @@ REQUIRED = {
 pytestmark = pytest.mark.slow
 
 
-def _dangan(args: list[str], settings, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, DANGAN_HOME=str(settings.home), DANGAN_WORKERS="2")
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", *args], env=env, capture_output=True, text=True, timeout=900, **kw
-    )
 
 
 def _expected() -> dict[str, dict[str, str]]:
     with INBOX.with_name("inbox.labels.csv").open(encoding="utf-8") as fh:
         return {row["file"]: row for row in csv.DictReader(fh)}
-
-
-@pytest.fixture(scope="module")
-def demo_run(trained, test_settings, tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo-out")
-    proc = _dangan(["run", str(INBOX), "--out", str(out), "-q"], test_settings)
-    assert proc.returncode == 0, proc.stderr
-    rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
-    return out, proc, rows
 
 
 def test_every_file_has_one_record_in_input_order(demo_run):
