@@ -62,6 +62,9 @@ class Database:
         with self.session() as s:
             return repo.finish_run(s, run_id, status=status)  # type: ignore[arg-type]
 
-    def status(self) -> tuple[repo.StatusCounts, list[repo.RunSummary]]:
+    def status(self) -> tuple[repo.StatusCounts, list[repo.RunSummary], int]:
+        """Totals, the recent runs, and how many documents wait in the review queue."""
+        from pipelines.db.review import review_queue
+
         with self.session() as s:
-            return repo.status_counts(s), repo.run_summaries(s, limit=10)
+            return repo.status_counts(s), repo.run_summaries(s, limit=10), review_queue(s, limit=0)[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -164,7 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Depends(check)
 
     # Default-value style: with postponed annotations FastAPI resolves only module-level names.
-    viewer, reviewer = role("viewer"), role("reviewer")
+    viewer, reviewer, admin = role("viewer"), role("reviewer"), role("admin")
 
     def _stamp(user: rq.UserView) -> str:
         # Changes with the password hash: changing a password ends every other session of that user.
@@ -370,6 +371,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def catalogue_search(request: Request, _user: rq.UserView = viewer, q: str = "") -> Response:
         matches = search_catalogue(q, ctx.catalogue, limit=12) if q.strip() else []
         return _page(request, "_search_results.html", {"matches": matches, "q": q})
+
+    # ------------------------------------------------------------------------------------- export
+
+    @app.get("/export/labelstudio.json")
+    def export_labelstudio(
+        request: Request, user: rq.UserView = admin, project: str | None = None, class_code: str | None = None,
+        run_id: str | None = None, model_version: str | None = None,
+    ) -> Response:
+        """The (filtered) queue as Label Studio tasks; page images link back here (a logged-in browser)."""
+        from pipelines.labelstudio import export_tasks
+
+        base = str(request.base_url).rstrip("/")
+        with ctx.db.session() as s:
+            tasks = export_tasks(s, _filters(project, class_code, run_id, model_version), catalogue=ctx.catalogue,
+                                 image_url=lambda doc_id: f"{base}/documents/{doc_id}/pages/1.png")
+            repo.log_event(s, actor=user.username, action="queue.export", entity_type="queue",
+                           new={"format": "labelstudio", "tasks": len(tasks)})
+        body = json.dumps(tasks, ensure_ascii=False, indent=1)
+        return Response(body, media_type="application/json", headers={
+            "Content-Disposition": 'attachment; filename="dangan-review-queue.json"'})
 
     # ------------------------------------------------------------------------------------- upload
 

@@ -117,6 +117,8 @@ def test_status_shows_the_recorded_runs(demo_run, test_settings):
     proc = _dangan(["status"], test_settings)
     assert proc.returncode == 0, proc.stderr
     assert "documents" in proc.stdout and "finished" in proc.stdout
+    review = sum(1 for r in demo_run[2] if r["status"] == "ok" and r["route"] != "auto")
+    assert f"review queue: {review} document(s)" in proc.stdout
 
 
 def test_auto_filed_originals_are_in_the_archive_store(demo_run, test_settings):

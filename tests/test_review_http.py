@@ -352,3 +352,14 @@ def test_upload_size_limit_is_enforced_while_streaming(fx):
                     data={"csrf_token": token(client, "/upload")})
     assert "(too_large)" in r.text
     assert not [p for p in settings.inbox_dir.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
+def test_admins_export_the_queue_for_label_studio(app, fx):
+    assert login(app, "rita").get("/export/labelstudio.json").status_code == 403
+    r = login(app, "admin").get("/export/labelstudio.json?class_code=C5")
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    tasks = r.json()
+    assert [t["data"]["document_id"] for t in tasks] == [fx.doc_ids["doc_001.pdf"]]
+    prediction = tasks[0]["predictions"][0]
+    assert prediction["model_version"] == "m-test" and prediction["score"] == pytest.approx(0.41)
+    assert tasks[0]["data"]["image"].endswith(f"/documents/{fx.doc_ids['doc_001.pdf']}/pages/1.png")
