@@ -33,7 +33,7 @@ from pipelines.results import TagsOut, UnitOut
 from pipelines.settings import Settings
 from pipelines.storage import Database
 from review import security
-from review.pages import PageUnavailable, find_original, page_png
+from review.pages import PageUnavailable, cached_page, find_original, page_png
 from review.uploads import UploadOutcome, receive_upload
 
 log = logging.getLogger(__name__)
@@ -359,6 +359,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def page_image(doc_id: int, page: int, _user: rq.UserView = viewer) -> Response:
         with ctx.db.session() as s:
             sha, candidates = rq.document_locations(s, doc_id)
+        cached = cached_page(sha, page, settings.cache_dir)
+        if cached.is_file():  # rendered from the verified original before: no need to hash it again
+            return FileResponse(cached, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
         try:
             original = find_original(sha, settings.archive_dir, candidates)
             png = page_png(sha, page, original=original, cache_dir=settings.cache_dir,

@@ -57,9 +57,14 @@ def _render(path: Path, page: int, max_pixels: int) -> np.ndarray:
     raise PageUnavailable(f"the image has no page {page}")
 
 
+def cached_page(sha256: str, page: int, cache_dir: Path) -> Path:
+    """Where the render of ``page`` of the document with this content is (or will be) cached."""
+    return cache_dir / "pages" / sha256 / f"{page}.png"
+
+
 def page_png(sha256: str, page: int, *, original: Path, cache_dir: Path, max_pixels: int) -> Path:
     """The cached PNG of ``page`` (1-based) of the document, rendering it on first use."""
-    target = cache_dir / "pages" / sha256 / f"{page}.png"
+    target = cached_page(sha256, page, cache_dir)
     if target.is_file():
         return target
     try:
