@@ -45,6 +45,16 @@ def _setup(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     return settings
 
 
+def _login_name(fallback: str) -> str:
+    """Who runs the command, for the audit log (a container's anonymous uid has no login name)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return fallback
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _setup(args)
     from pipelines.discovery import InputError, discover
@@ -185,10 +195,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from pipelines.schedule import serve_nightly
 
     try:
-        serve_nightly(list(args.inputs), args.out, settings, args.cron)
+        serve_nightly(list(args.inputs), args.out, settings, args.cron, args.retrain_cron)
     except ValueError as exc:
         print(f"dangan: {exc}", file=sys.stderr)
         return ExitCode.USAGE
+    return ExitCode.OK
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    settings = _setup(args)
+    from pipelines.retrain import retrain
+
+    actor = f"cli:{_login_name('unknown')}"
+    print("retraining on the approved labels (+ the generated seed corpus) …", file=sys.stderr)
+    outcome = retrain(settings, out=args.out, actor=actor, force=args.force)
+    print(outcome.summary)
+    print(f"report: {outcome.report_path}")
     return ExitCode.OK
 
 
@@ -196,7 +218,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     settings = _setup(args)
     from pipelines.storage import Database
 
-    counts, runs = Database.open(settings.db_url).status()
+    counts, runs, queued = Database.open(settings.db_url).status()
     print(f"documents {counts.documents} · predictions {counts.predictions} · "
           + " · ".join(f"{k} {v}" for k, v in sorted(counts.by_status.items())))
     if counts.by_route:
@@ -206,6 +228,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         print("errors: " + " · ".join(f"{k} {v}" for k, v in sorted(counts.by_error_code.items())))
     if counts.current_labels_by_source:
         print("labels: " + " · ".join(f"{k} {v}" for k, v in sorted(counts.current_labels_by_source.items())))
+    print(f"review queue: {queued} document(s) waiting for a reviewer (dangan review)")
     for r in runs:
         took = "" if r.seconds is None else f" in {r.seconds:.0f} s"
         print(f"run {r.id:>4}  {r.status:<11} {r.started_at:%Y-%m-%d %H:%M}{took}  files {r.files_total} "
@@ -233,12 +256,7 @@ def cmd_labelstudio(args: argparse.Namespace) -> int:
             ls.write_config(args.config, ls.labeling_config(catalogue))
             print(f"labeling config: {args.config}")
         return ExitCode.OK
-    import getpass
-
-    try:
-        user = args.user or getpass.getuser()
-    except (OSError, KeyError):  # no login name (e.g. a container's uid without a passwd entry)
-        user = "labelstudio-import"
+    user = args.user or _login_name("labelstudio-import")
     try:
         with sessions() as s:
             outcome = ls.import_annotations(s, args.file, actor=user, catalogue=catalogue,
@@ -284,15 +302,13 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def cmd_users(args: argparse.Namespace) -> int:
     settings = _setup(args)
-    import getpass
-
     from pipelines.db import review as rq
     from pipelines.db.repository import NotFoundError
     from pipelines.storage import Database
     from review.security import hash_password
 
     db = Database.open(settings.db_url)
-    actor = f"cli:{getpass.getuser()}"
+    actor = f"cli:{_login_name('unknown')}"
     try:
         with db.session() as s:
             if args.action == "add":
@@ -356,7 +372,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="the inbox folder(s)")
     serve.add_argument("--out", type=Path, required=True, help="output folder (re-runs resume: done files are skipped)")
     serve.add_argument("--cron", help="schedule, default DANGAN_NIGHTLY_CRON or '0 2 * * *' (02:00)")
+    serve.add_argument("--retrain-cron", dest="retrain_cron",
+                       help="also retrain on the approved labels on this schedule (default DANGAN_RETRAIN_CRON, or never)")
     serve.set_defaults(func=cmd_serve)
+
+    retrain = sub.add_parser("retrain", parents=[common],
+                             help="learn from the reviewers' labels; promote the new model only if it is not worse")
+    retrain.add_argument("--out", type=Path, help="report file (default DANGAN_HOME/reports/retrain-<time>.md)")
+    retrain.add_argument("--force", action="store_true", help="promote the new model whatever its scores")
+    retrain.set_defaults(func=cmd_retrain)
 
     status = sub.add_parser("status", parents=[common], help="what is recorded: documents, routes, errors, recent runs")
     status.set_defaults(func=cmd_status)

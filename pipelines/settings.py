@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # `dangan serve`: when the nightly run starts (cron, in ``timezone``).
     nightly_cron: str = Field("0 2 * * *", description="cron of the nightly batch (default 02:00)")
     timezone: str = Field("Asia/Shanghai", description="time zone of the nightly cron")
+    retrain_cron: str | None = Field(
+        None, description="`dangan serve` also retrains on the approved labels at this cron (default: never)",
+    )
 
     # `dangan review`: the review workbench.
     review_host: str = Field("127.0.0.1", description="address the review workbench listens on")

@@ -7,8 +7,9 @@ import hashlib
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from models.catalogue import Catalogue, load_catalogue
 from models.classifier import ArchiveClassifier, Prediction
@@ -26,6 +27,8 @@ class TrainingOutcome:
     seconds: float
     n_train: int
     n_calib: int
+    # The held-out test's predictions in ``test`` order, for callers that compare models on the same documents.
+    predictions: tuple[Prediction, ...] = field(default=(), repr=False, compare=False)
 
 
 def corpus_hash(texts: list[str], labels: list[str]) -> str:
@@ -46,6 +49,24 @@ class Split:
 
     def __add__(self, other: Split) -> Split:
         return Split(self.texts + other.texts, self.labels + other.labels, self.groups + other.groups)
+
+
+class LabelledDoc(Protocol):
+    """A document a person filed (an archive's catalogued file, a reviewer's label)."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def item_code(self) -> str: ...
+
+
+def own_split(docs: Sequence[LabelledDoc], group: str | Sequence[str]) -> Split:
+    """People's labelled documents as a split: one family ``group`` for all of them (the family folds then
+    hold them out together, so the combiner learns how the model does on documents unlike the generated
+    ones), or one family per document."""
+    groups = [group] * len(docs) if isinstance(group, str) else list(group)
+    return Split([d.text for d in docs], [d.item_code for d in docs], groups)
 
 
 @dataclass(frozen=True)
@@ -125,7 +146,9 @@ def train_and_register(
         notes=notes,
         activate=activate,
     )
-    return TrainingOutcome(version, metrics, time.perf_counter() - started, len(train.texts), len(calib.texts))
+    return TrainingOutcome(
+        version, metrics, time.perf_counter() - started, len(train.texts), len(calib.texts), tuple(preds)
+    )
 
 
 def train_default(settings: Settings) -> TrainingOutcome:
@@ -151,16 +174,20 @@ def train_labelled(source: Path, settings: Settings, *, with_seed: bool = True, 
     if not parts["test"]:
         raise ValueError("too few labelled documents to hold out a test set (need ≥2 for some item)")
 
-    def own(split: str) -> Split:
-        return Split([d.text for d in parts[split]], [d.item_code for d in parts[split]], ["archive"] * len(parts[split]))
-
-    train, calib, test = own("train"), own("calib"), own("test")
-    if with_seed:
-        seed = generated_splits(settings)
-        train = train + seed["train"]
-        calib = calib + seed["calib"]
-    outcome = train_and_register(
-        train, calib, test, settings, activate=activate,
+    outcome = train_with_seed(
+        own_split(parts["train"], "archive"), own_split(parts["calib"], "archive"), own_split(parts["test"], "archive"),
+        settings, seed=generated_splits(settings) if with_seed else None, activate=activate,
         notes=f"labelled: {source.name} ({len(docs)} documents{', + generated seed corpus' if with_seed else ''})",
     )
     return LabelledOutcome(outcome, len(files), problems, len(parts["test"]))
+
+
+def train_with_seed(
+    train: Split, calib: Split, test: Split, settings: Settings, *, seed: dict[str, Split] | None, notes: str,
+    activate: bool = True,
+) -> TrainingOutcome:
+    """Fit on people's own documents plus, when given, the seed corpus's train and calib splits (so the
+    items they never labelled are still known), score on ``test``, register."""
+    if seed is not None:
+        train, calib = train + seed["train"], calib + seed["calib"]
+    return train_and_register(train, calib, test, settings, notes=notes, activate=activate)
