@@ -22,16 +22,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from models.catalogue import load_catalogue  # noqa: E402
-from pipelines.db import repository as repo  # noqa: E402
-from pipelines.db import review as rq  # noqa: E402
-from pipelines.results import CandidateOut, FileResult, TagsOut  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
-from pipelines.storage import Database  # noqa: E402
-from review.app import create_app  # noqa: E402
-from review.security import hash_password  # noqa: E402
+from models.catalogue import load_catalogue
+from pipelines.db import repository as repo
+from pipelines.db import review as rq
+from pipelines.results import CandidateOut, FileResult, TagsOut
+from pipelines.settings import Settings
+from pipelines.storage import Database
+from review.app import create_app
+from review.security import hash_password
 
 PASSWORD = "benchmark password"
 
