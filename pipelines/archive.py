@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from features.hashing import sha256_file
-from models.catalogue import Catalogue
+from models.catalogue import Catalogue, Item
 from pipelines.results import FileResult
 
 log = logging.getLogger(__name__)
@@ -65,22 +65,41 @@ class ArchiveStore:
         """Store an auto-filed result's original and link it into the view; None if it is not filed."""
         if result.status != "ok" or result.route != "auto" or not result.item_code or not result.sha256:
             return None
-        item = catalogue[result.item_code]
-        obj = self.put(source, result.sha256)
-        folder = (self.root / "view" / safe_name(result.tags.project_name or "", NO_PROJECT) / item.stage
-                  / safe_name(f"{item.class_code} {item.class_name}", item.class_code)
-                  / safe_name(f"{item.code} {item.name}", item.code))
+        return self.file_as(source, result.sha256, catalogue[result.item_code], result.tags.project_name,
+                            Path(result.file).name)
+
+    def _folder(self, item: Item, project: str | None) -> Path:
+        return (self.root / "view" / safe_name(project or "", NO_PROJECT) / item.stage
+                / safe_name(f"{item.class_code} {item.class_name}", item.class_code)
+                / safe_name(f"{item.code} {item.name}", item.code))
+
+    def unfile(self, sha256: str, item: Item, project: str | None) -> int:
+        """Remove the view's links to this content under ``item`` (a label that was corrected). The object
+        stays: it is the original, and other links may point to it. Returns how many links went."""
+        folder = self._folder(item, project)
+        gone = 0
+        for link in folder.glob("*") if folder.is_dir() else []:
+            if link.is_symlink() and link.resolve().name.startswith(sha256):
+                link.unlink()
+                gone += 1
+        return gone
+
+    def file_as(self, source: Path, sha256: str, item: Item, project: str | None, name: str) -> Filed:
+        """Store ``source`` (content ``sha256``) and link it under ``item`` of ``project`` as ``name``: what a
+        reviewer's label files (the pipeline's auto route goes through :meth:`file`)."""
+        obj = self.put(source, sha256)
+        folder = self._folder(item, project)
         folder.mkdir(parents=True, exist_ok=True)
-        name = safe_name(Path(result.file).name, result.sha256[:12])
+        name = safe_name(name, sha256[:12])
         link = folder / name
         if link.is_symlink() and link.resolve() != obj.resolve():
-            link = folder / f"{Path(name).stem}-{result.sha256[:8]}{Path(name).suffix}"
+            link = folder / f"{Path(name).stem}-{sha256[:8]}{Path(name).suffix}"
         if not link.is_symlink():
             tmp = folder / f".{link.name}.part"
             tmp.unlink(missing_ok=True)
             tmp.symlink_to(os.path.relpath(obj, folder))
             os.replace(tmp, link)
-        return Filed(result.sha256, obj, link)
+        return Filed(sha256, obj, link)
 
     def file_all(self, pairs: Iterable[tuple[FileResult, Path]], catalogue: Catalogue) -> list[Filed]:
         """``file`` for each pair; a file that cannot be archived is logged and skipped, never fatal."""

@@ -27,6 +27,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from models.catalogue import Catalogue, load_catalogue
 from models.lookup import search_catalogue
 from models.registry import load_or_create_key
+from pipelines.archive import ArchiveStore
 from pipelines.db import repository as repo
 from pipelines.db import review as rq
 from pipelines.results import TagsOut, UnitOut
@@ -222,6 +223,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 
+    store = ArchiveStore(settings.archive_dir)
+
+    def archive_label(doc_id: int, before: repo.LabelView | None, after: repo.LabelView) -> str | None:
+        """File the original under the reviewer's item in the archive store (and unlink it from the item
+        it was filed under before). Best effort: the label stands either way; returns a problem, if any."""
+        try:
+            with ctx.db.session() as s:
+                detail = rq.document_detail(s, doc_id)
+                sha, candidates = rq.document_locations(s, doc_id)
+            project = (detail.tags or {}).get("project_name")
+            if before is not None and before.item_code in ctx.catalogue and before.item_code != after.item_code:
+                old_tags = before.tags if before.tags is not None else detail.prediction_tags
+                store.unfile(sha, ctx.catalogue[before.item_code], (old_tags or {}).get("project_name"))
+            if after.item_code is None or after.item_code not in ctx.catalogue:
+                return None
+            original = find_original(sha, settings.archive_dir, candidates)
+            store.file_as(original, sha, ctx.catalogue[after.item_code], project, Path(detail.first_path).name)
+        except (PageUnavailable, OSError, ValueError) as exc:
+            log.warning("document %s labelled but not archived: %s", doc_id, exc)
+            return str(exc)
+        return None
+
     # ------------------------------------------------------------------------------------- queue
 
     @app.get("/")
@@ -265,8 +288,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 continue
             try:
                 with ctx.db.session() as s:
-                    repo.set_label(s, doc_id, code, user=user.username, reason="bulk approve of the top suggestion",
-                                   expected_version=version)
+                    label = repo.set_label(s, doc_id, code, user=user.username,
+                                           reason="bulk approve of the top suggestion", expected_version=version)
+                archive_label(doc_id, None, label)
                 done += 1
             except repo.ConflictError:
                 conflicts.append(doc_id)
@@ -336,7 +360,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         prediction_id = str(form.get("prediction_id", ""))
         try:
             with ctx.db.session() as s:
-                repo.set_label(
+                before = repo.current_label(s, doc_id)
+                label = repo.set_label(
                     s, doc_id, None if code == NONE_OF_CATALOGUE else code, user=user.username,
                     reason=str(form.get("reason", "")).strip() or None, expected_version=expected, tags=tags,
                     prediction_id=int(prediction_id) if prediction_id.isdigit() else None,
@@ -348,8 +373,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "doc_id": doc_id, "exc": exc, "latest": latest, "query": urlencode(filters.as_query()),
                 "latest_item": ctx.catalogue[latest.item_code] if latest and latest.item_code in ctx.catalogue else None,
             }, status=409)
+        problem = archive_label(doc_id, before if before and before.version == expected else None, label)
         name = "不属于目录 (none of the catalogue)" if code == NONE_OF_CATALOGUE else f"{code} {ctx.catalogue[code].name}"
-        request.session["flash"] = f"#{doc_id} → {name}"
+        request.session["flash"] = f"#{doc_id} → {name}" + (f" (not archived: {problem})" if problem else "")
         query = urlencode(filters.as_query())
         if next_id is not None and next_id != doc_id:
             return RedirectResponse(f"/documents/{next_id}?{query}", status_code=303)

@@ -363,3 +363,19 @@ def test_admins_export_the_queue_for_label_studio(app, fx):
     prediction = tasks[0]["predictions"][0]
     assert prediction["model_version"] == "m-test" and prediction["score"] == pytest.approx(0.41)
     assert tasks[0]["data"]["image"].endswith(f"/documents/{fx.doc_ids['doc_001.pdf']}/pages/1.png")
+
+
+def test_a_reviewers_label_files_the_original_in_the_archive(app, fx):
+    client = login(app, "rita")
+    doc = fx.doc_ids["doc_001.pdf"]
+    csrf = token(client, "/queue")
+    client.post(f"/documents/{doc}/label", data={"csrf_token": csrf, "item_code": "C5-2", "expected_version": "0"})
+    view = fx.settings.archive_dir / "view" / "创新污水处理厂提标改造工程" / "C"
+    links = [p for p in view.rglob("*") if p.is_symlink()]
+    assert [p.parent.name[:4] for p in links] == ["C5-2"] and links[0].name == "doc_001.pdf"
+    assert links[0].read_bytes() == (SAMPLES / "doc_001.pdf").read_bytes()
+    # Corrected: the link moves to the new item; the stored original stays once.
+    client.post(f"/documents/{doc}/label", data={"csrf_token": csrf, "item_code": "C5-1", "expected_version": "1"})
+    links = [p for p in view.rglob("*") if p.is_symlink()]
+    assert [p.parent.name[:4] for p in links] == ["C5-1"]
+    assert len(list((fx.settings.archive_dir / "objects").rglob("*.pdf"))) == 1
