@@ -20,7 +20,6 @@ import numpy as np
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 
-from features.deskew import deskew
 from features.documents import DocumentText, PageText
 from features.errors import (
     CorruptFileError,
@@ -173,6 +172,8 @@ class _PageOcr:
         if self._factory is None:
             self.disabled_hits += 1
             return PageText(number=number, text="", source="empty")
+        from features.deskew import deskew  # here: scipy.spatial costs a text-only worker 0.3 s to import
+
         straight = deskew(gray)
         if straight.blank:  # an empty back side: nothing to read, no need to spend seconds on OCR
             return PageText(number=number, text="", source="empty", skew_degrees=0.0)

@@ -1,17 +1,27 @@
 """The batch flow: thin Prefect orchestration over ``pipelines.processing``.
 
 Files are hashed in the parent (resume is keyed on sha256 + model version in the database),
-grouped into batches (``batch_size``), and each batch is one Prefect task on a process pool:
+grouped into batches (``BatchPlan``), and each batch is one Prefect task on a process pool:
 one worker per core, each loading the classifier and OCR engine once.
+
+A Prefect task costs ≈0.1 s of bookkeeping (its run is created, hydrated in the worker, moved through
+its states), a text PDF ≈0.01 s, a scan seconds. So batches are sized by time, not by count: a few
+files per worker first, then — from the seconds per file measured on them — batches of about
+``TASK_SECONDS`` of work each, an equal number per worker. Text PDFs go hundreds to a task (the
+bookkeeping is a few per cent), scans a few (the progress bar keeps moving, and a crash loses at
+most a few seconds of work per worker).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections import Counter
-from dataclasses import replace
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
@@ -26,11 +36,11 @@ from models.catalogue import load_catalogue
 from pipelines.archive import ArchiveStore
 from pipelines.discovery import discover
 from pipelines.exports import RunMeta, render_run_report, write_exports
+from pipelines.exports import preload as preload_exports
 from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
 from pipelines.results import ErrorInfo, FileResult, write_csv, write_jsonl, write_text
-from pipelines.storage import Database
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,13 +85,117 @@ def process_batch_task(jobs: list[FileJob], settings: Settings) -> list[FileResu
 
 
 def batch_size(n_files: int, settings: Settings) -> int:
-    """Files per task. Each Prefect task costs tens of milliseconds of bookkeeping, a text PDF about
-    ten: small batches would triple the time of a text-PDF run. About eight tasks per worker keeps
-    the load balanced and the progress bar moving; a crash loses at most one batch per worker."""
+    """Files per task when batches cannot be sized by time: an explicit ``batch_size``, or a Dask
+    cluster of unknown size (all batches are submitted at once). About eight tasks per worker keeps
+    the load balanced; a crash loses at most one batch per worker."""
     if settings.batch_size:
         return settings.batch_size
     workers = settings.dask_workers or settings.workers
     return max(4, min(64, -(-n_files // (8 * workers))))
+
+
+#: Seconds of work per task once the cost per file is known (bookkeeping ≈0.1 s a task: < 2 %).
+TASK_SECONDS = 6.0
+#: Files per task in the first tasks, before any cost is measured.
+PROBE_FILES = 8
+#: Upper bound of a batch (results, texts included, travel back in one message).
+MAX_BATCH = 1000
+
+
+@dataclass
+class BatchPlan:
+    """How many files the next batch gets, from the seconds the finished ones took.
+
+    ``fixed``: every batch has that size and all are submitted at once (an explicit ``batch_size``,
+    or a Dask cluster whose size we do not know). Otherwise at most ``window`` batches are in flight
+    (two per worker: one running, one queued). The first ones are probes of ``probe`` files (at most
+    ``PROBE_FILES``; all of them together at most half the files, so that a few slow scans are not
+    all handed out before their cost is known). Afterwards the work not yet done — in flight or
+    not yet submitted — is cut into equal batches of at most ``TASK_SECONDS``, their number a
+    multiple of the workers so that all finish together; as long as the cost per file holds, every
+    batch gets the same size.
+
+    The cost per file is the mean over the files read so far, or that of the last batch when higher;
+    files that failed (often in milliseconds) do not count. A batch also ends early when its files'
+    bytes, at the seconds per byte seen so far, would take twice ``TASK_SECONDS``: after hundreds of
+    small text PDFs, the first big scans do not all go into one batch sized for text. Per-file
+    seconds exclude a worker's start-up (``worker_context``).
+    """
+
+    workers: int
+    fixed: int | None = None
+    probe: int = PROBE_FILES
+    task_seconds: float = TASK_SECONDS
+    files_done: int = 0
+    seconds_done: float = 0.0
+    bytes_done: int = 0
+    last_per_file: float = 0.0
+    sizes: dict[Path, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def for_run(cls, n_files: int, settings: Settings) -> BatchPlan:
+        workers = settings.dask_workers or settings.workers
+        fixed = batch_size(n_files, settings) if settings.batch_size or settings.dask_address else None
+        return cls(workers=workers, fixed=fixed, probe=max(1, min(PROBE_FILES, -(-n_files // (4 * workers)))))
+
+    @property
+    def window(self) -> int | None:
+        """Most batches in flight at once (None: no limit)."""
+        return None if self.fixed else 2 * self.workers
+
+    def size_of(self, job: FileJob) -> int:
+        if job.path not in self.sizes:
+            try:
+                self.sizes[job.path] = job.path.stat().st_size
+            except OSError:
+                self.sizes[job.path] = 0
+        return self.sizes[job.path]
+
+    def observe(self, batch: Sequence[FileJob], results: Sequence[FileResult]) -> None:
+        """A batch came back: the seconds its files took update the cost per file and per byte."""
+        ok = [(job, r.seconds) for job, r in zip(batch, results) if r.status == "ok"]
+        if ok:
+            seconds = sum(sec for _, sec in ok)
+            self.files_done += len(ok)
+            self.seconds_done += seconds
+            self.bytes_done += sum(self.size_of(job) for job, _ in ok)
+            self.last_per_file = seconds / len(ok)
+
+    def next_size(self, remaining: int, in_flight: int = 0) -> int:
+        """Files in the next batch, with ``remaining`` files not yet submitted and ``in_flight``
+        submitted but not back."""
+        if self.fixed:
+            return min(self.fixed, remaining)
+        if not self.files_done:
+            return min(remaining, self.probe)
+        per_file = max(self.seconds_done / self.files_done, self.last_per_file, 1e-4)
+        outstanding = remaining + in_flight
+        tasks = max(1, math.ceil(outstanding * per_file / self.task_seconds))
+        tasks = -(-tasks // self.workers) * self.workers
+        return max(1, min(remaining, MAX_BATCH, -(-outstanding // tasks)))
+
+    def take(self, pending: deque[FileJob], in_flight: int = 0) -> list[FileJob]:
+        """The next batch, taken from the front of ``pending``."""
+        size = self.next_size(len(pending), in_flight)
+        per_byte = self.seconds_done / self.bytes_done if self.bytes_done and not self.fixed else 0.0
+        batch = [pending.popleft()]
+        expected = per_byte * self.size_of(batch[0])
+        while pending and len(batch) < size:
+            more = per_byte * self.size_of(pending[0])
+            if expected + more > 2 * self.task_seconds:
+                break
+            batch.append(pending.popleft())
+            expected += more
+        return batch
+
+
+def _first_done(futures: list[Any]) -> Any:
+    """The first of ``futures`` to finish."""
+    gen = as_completed(futures)
+    try:
+        return next(gen)
+    finally:
+        gen.close()
 
 
 def _hashed(job: FileJob) -> FileJob:
@@ -105,6 +219,8 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
         raise RegistryError(f"no trained model in {settings.models_dir}: run `dangan train` first")
     version = model_id(registry.manifest(active))
 
+    from pipelines.storage import Database  # here: worker processes import this module, not SQLAlchemy
+
     jobs = [_hashed(j) for j in discover([Path(p) for p in inputs], exclude=[out])]
     # The database is the one record of what is done: files recorded for this model version are
     # skipped (their stored results reused), every finished batch is committed all or nothing.
@@ -127,14 +243,24 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
     status = "failed"
     try:
         if todo:
-            size = batch_size(len(todo), settings)
-            batches = [todo[i : i + size] for i in range(0, len(todo), size)]
-            futures = {}
-            for i, batch in enumerate(batches):
-                fut = process_batch_task.with_options(task_run_name=f"batch-{i:05d}").submit(batch, settings)
-                futures[fut] = batch
-            for fut in as_completed(list(futures)):
-                batch = futures[fut]
+            plan = BatchPlan.for_run(len(todo), settings)
+            pending = deque(todo)
+            in_flight: dict[Any, list[FileJob]] = {}  # future -> its batch
+            submitted = 0
+
+            def submit() -> None:
+                nonlocal submitted
+                while pending and (plan.window is None or len(in_flight) < plan.window):
+                    batch = plan.take(pending, sum(map(len, in_flight.values())))
+                    task = process_batch_task.with_options(task_run_name=f"batch-{submitted:05d}")
+                    in_flight[task.submit(batch, settings)] = batch
+                    submitted += 1
+
+            submit()
+            preload_exports()  # the exports' libraries and the catalogue (≈1 s) while the workers start up
+            while in_flight:
+                fut = _first_done(list(in_flight))
+                batch = in_flight.pop(fut)
                 try:
                     batch_results = fut.result()
                 except Exception as exc:  # the worker itself died twice: record, don't lose the batch
@@ -145,6 +271,9 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
                                    model_version=version)
                         for j in batch
                     ]
+                else:
+                    plan.observe(batch, batch_results)
+                submit()  # keep the workers busy while this batch is recorded
                 db.record(run_id, batch_results)
                 for job, r in zip(batch, batch_results):
                     results[job] = r.model_copy(update={"text": None})

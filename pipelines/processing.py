@@ -2,6 +2,9 @@
 
 Each worker process loads the classifier and (lazily, on the first page that needs it) the OCR
 engine once, through ``worker_context``; nothing here depends on Prefect.
+
+The parent process imports this module too (for ``FileJob``) but never processes a file, so the
+heavy libraries (pdfium, jieba, scikit-learn: ≈2 s of imports) are imported where they are used.
 """
 
 from __future__ import annotations
@@ -11,20 +14,17 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from features.errors import DanganError, UnreadableFileError
-from features.extraction import extract_document
-from features.ocr.base import OcrEngine
-from features.preflight import check_size
-from features.tags import extract_tags
-from models.classifier import ArchiveClassifier, Prediction
-from models.registry import model_id
-from models.routing import Route
-from models.splitting import DocumentPart, split_document
+from features.hashing import sha256_file
 from pipelines.results import CandidateOut, ErrorInfo, FileResult, PartOut, TagsOut, UnitOut
 from pipelines.settings import Settings
-from features.hashing import sha256_file
+
+if TYPE_CHECKING:
+    from features.ocr.base import OcrEngine
+    from models.classifier import ArchiveClassifier, Prediction
+    from models.splitting import DocumentPart
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,14 @@ def load_active_model(settings: Settings) -> tuple[ArchiveClassifier, dict[str, 
 
 
 def worker_context(settings: Settings) -> WorkerContext:
-    """The process-wide context, built on first use in each worker process."""
+    """The process-wide context, built on first use in each worker process: the classifier, with its
+    word segmenter ready, so that no file's time includes the worker's start-up."""
+    from models.registry import model_id
+
     global _CONTEXT
     if _CONTEXT is None or _CONTEXT.settings != settings:
         classifier, manifest = load_active_model(settings)
+        classifier.segmenter_.warm_up()
         _CONTEXT = WorkerContext(settings=settings, classifier=classifier, model_version=model_id(manifest))
     return _CONTEXT
 
@@ -84,6 +88,12 @@ def _error(job: FileJob, sha: str | None, exc: DanganError, started: float, vers
 
 def process_file(job: FileJob, ctx: WorkerContext) -> FileResult:
     """Extract, classify, tag and route one file; every failure becomes an error result."""
+    from features.extraction import extract_document
+    from features.preflight import check_size
+    from features.tags import extract_tags
+    from models.routing import Route
+    from models.splitting import split_document
+
     started = time.perf_counter()
     sha: str | None = None
     try:

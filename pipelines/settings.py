@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: max(1, min(os.cpu_count() or 1, 8)), ge=1, le=64)
     batch_size: int | None = Field(
         None, ge=1, le=256,
-        description="Files per Prefect task; default: about 8 tasks per worker, 4 to 64 files each",
+        description="Files per Prefect task; default: sized by measured time (batches of at most ~6 s per worker)",
     )
     dask_address: str | None = Field(None, description="Run tasks on this Dask scheduler (tcp://host:8786)")
     dask_workers: int | None = Field(None, ge=1, le=256, description="Run tasks on a local Dask cluster of N workers")

@@ -1,6 +1,11 @@
 """Files per Prefect task: large enough that task bookkeeping stays small, small enough to balance."""
 
-from pipelines.flows import batch_size
+from collections import deque
+from pathlib import Path
+
+from pipelines.flows import MAX_BATCH, PROBE_FILES, TASK_SECONDS, BatchPlan, batch_size
+from pipelines.processing import FileJob
+from pipelines.results import FileResult
 from pipelines.settings import Settings
 
 
@@ -11,3 +16,80 @@ def test_adaptive_batch_size(tmp_path):
     assert batch_size(100_000, s) == 64  # never above 64: a crash loses at most one batch per worker
     assert batch_size(1000, s.model_copy(update={"batch_size": 2})) == 2  # an explicit size wins
     assert batch_size(1000, s.model_copy(update={"dask_workers": 4})) == 32
+
+
+def _files(folder: Path, n: int, size: int, start: int = 0) -> list[FileJob]:
+    folder.mkdir(exist_ok=True)
+    jobs = []
+    for i in range(start, start + n):
+        (folder / f"{i:05d}.pdf").write_bytes(b"x" * size)
+        jobs.append(FileJob(path=folder / f"{i:05d}.pdf", display=f"{i:05d}.pdf"))
+    return jobs
+
+
+def _done(plan: BatchPlan, batch: list[FileJob], seconds: float, status: str = "ok") -> None:
+    plan.observe(batch, [FileResult(file=j.display, status=status, seconds=seconds) for j in batch])
+
+
+def test_batches_are_sized_by_time(tmp_path):
+    plan = BatchPlan.for_run(1000, Settings(home=tmp_path, workers=2))
+    assert plan.window == 4  # one batch running and one queued per worker
+    pending = deque(_files(tmp_path / "text", 1000, 5_000))
+    probes = [plan.take(pending) for _ in range(4)]
+    assert [len(b) for b in probes] == [PROBE_FILES] * 4  # nothing measured yet
+    _done(plan, probes[0], 0.01)  # text PDFs, 10 ms each
+    # 992 files ≈ 9.9 s of work outstanding (3 probes still out): 2 batches of ≈5 s, one per worker
+    first = plan.take(pending, 3 * PROBE_FILES)
+    assert len(first) == 496
+    assert len(plan.take(pending, 2 * PROBE_FILES + 496)) == 472  # the same size again: the rest
+    assert not pending
+    assert BatchPlan(workers=2, task_seconds=2.5, files_done=8, seconds_done=0.08).next_size(968, 24) == 248
+
+    cheap = BatchPlan.for_run(10**6, Settings(home=tmp_path, workers=1))
+    cheap.files_done, cheap.seconds_done = 10, 1e-4
+    assert cheap.next_size(10**6) == MAX_BATCH  # bounded, however cheap the files
+
+
+def test_slow_files_go_a_few_to_a_batch(tmp_path):
+    # 30 slow scans on 2 workers: probes of 4, then batches sized by the seconds they took
+    plan = BatchPlan.for_run(30, Settings(home=tmp_path, workers=2))
+    pending = deque(_files(tmp_path / "scans", 30, 300_000))
+    probes = [plan.take(pending) for _ in range(4)]
+    assert [len(b) for b in probes] == [4, 4, 4, 4]
+    _done(plan, probes[0], 4.5)
+    assert len(plan.take(pending, 12)) == 2  # 26 files ≈ 117 s outstanding: batches of ≤ 6 s
+    assert len(BatchPlan.for_run(3, Settings(home=tmp_path, workers=2)).take(deque(probes[1]))) == 1
+
+
+def test_scans_after_text_pdfs_do_not_fill_a_batch_sized_for_text(tmp_path):
+    plan = BatchPlan.for_run(2000, Settings(home=tmp_path, workers=1))
+    text = _files(tmp_path / "in", 500, 5_000)
+    scans = _files(tmp_path / "in", 100, 500_000, start=500)
+    _done(plan, text[:100], 0.01)
+    pending = deque(text[100:] + scans)
+    batches = [plan.take(pending) for _ in range(2)]
+    assert len(batches[0]) > 100  # text PDFs: hundreds to a batch
+    # the batch that reaches the scans stops at their bytes, not at the count sized for text
+    assert sum(plan.size_of(j) for j in batches[1]) * plan.seconds_done / plan.bytes_done <= 2 * TASK_SECONDS
+    assert len([j for j in batches[1] if j in scans]) < 20
+    _done(plan, batches[1][-3:], 3.0)  # the scans came back slow: the next batches are small at once
+    assert len(plan.take(pending)) <= 2
+
+
+def test_failed_files_do_not_make_the_files_look_cheap(tmp_path):
+    plan = BatchPlan.for_run(1000, Settings(home=tmp_path, workers=1))
+    pending = deque(_files(tmp_path / "in", 100, 1_000))
+    probe = plan.take(pending)
+    _done(plan, probe, 0.0001, status="error")  # e.g. corrupt files, refused in no time
+    assert len(plan.take(pending)) == plan.probe  # still probing: nothing is known about real files
+
+
+def test_explicit_size_or_remote_cluster_submits_fixed_batches_at_once(tmp_path):
+    s = Settings(home=tmp_path, workers=2)
+    for plan in (BatchPlan.for_run(1000, s.model_copy(update={"batch_size": 10})),
+                 BatchPlan.for_run(1000, s.model_copy(update={"dask_address": "tcp://127.0.0.1:8786"}))):
+        assert plan.window is None
+        pending = deque(_files(tmp_path / "fixed", 300, 100))
+        first = plan.take(pending)
+        _done(plan, first, 0.01)
+        assert len(plan.take(pending)) == len(first) == (10 if plan.fixed == 10 else batch_size(1000, s))

@@ -38,7 +38,7 @@ from pipelines.results import RETRY_CODES, CandidateOut, ErrorInfo, FileResult, 
 RunStatus = Literal["running", "finished", "failed", "interrupted"]
 LabelSource = Literal["auto", "reviewer", "import"]
 PIPELINE_ACTOR = "pipeline"
-_CHUNK = 500  # rows per statement: well under SQLite's and PostgreSQL's bound-parameter limits
+_CHUNK = 500  # rows per statement (executemany: SQLAlchemy batches them within the bound-parameter limits)
 
 
 # ---------------------------------------------------------------------------------------------- types
@@ -259,14 +259,14 @@ def _upsert_documents(session: Session, rows: list[dict[str, Any]]) -> dict[str,
     """Insert new documents; fill in fields an earlier, failed attempt left empty. Returns sha256 → id."""
     t = Document.__table__
     fill = ("size_bytes", "pages", "text_source", "ocr_confidence", "text")
+    ins = _insert(session, t)
+    stmt = ins.on_conflict_do_update(
+        index_elements=[t.c.sha256],
+        set_={c: func.coalesce(t.c[c], ins.excluded[c]) for c in fill},
+        where=or_(*[and_(t.c[c].is_(None), ins.excluded[c].is_not(None)) for c in fill]),
+    )
     for chunk in _chunks(rows):
-        ins = _insert(session, t).values(list(chunk))
-        stmt = ins.on_conflict_do_update(
-            index_elements=[t.c.sha256],
-            set_={c: func.coalesce(t.c[c], ins.excluded[c]) for c in fill},
-            where=or_(*[and_(t.c[c].is_(None), ins.excluded[c].is_not(None)) for c in fill]),
-        )
-        session.execute(stmt)
+        session.execute(stmt, list(chunk))  # executemany: the statement is compiled once, then cached
     ids: dict[str, int] = {}
     for chunk in _chunks([r["sha256"] for r in rows]):
         ids.update((k, v) for k, v in session.execute(select(t.c.sha256, t.c.id).where(t.c.sha256.in_(chunk))))
@@ -484,7 +484,7 @@ def record_results(
         p = Prediction.__table__
         written: list[Any] = []
         for chunk in _chunks([rows[k] for k in sorted(rows)]):
-            ins = _insert(session, p).values(list(chunk))
+            ins = _insert(session, p)
             replace = [c for c in chunk[0] if c not in ("document_id", "model_version", "created_at", "attempts")]
             stmt = ins.on_conflict_do_update(
                 index_elements=[p.c.document_id, p.c.model_version],
@@ -492,7 +492,7 @@ def record_results(
                 where=p.c.status == "error",  # a successful prediction is never overwritten
             ).returning(p.c.id, p.c.document_id, p.c.model_version, p.c.status, p.c.route, p.c.item_code,
                         p.c.out_of_catalogue)
-            written.extend(session.execute(stmt))
+            written.extend(session.execute(stmt, list(chunk)))
 
         # Run files: every input path of this run, hashed or not.
         files: dict[str, dict[str, Any]] = {}
@@ -546,9 +546,9 @@ def _insert_first_labels(session: Session, rows: list[dict[str, Any]], now: date
     meantime (a concurrent transaction) keeps the reviewer's label: the conflict skips the row."""
     t = Label.__table__
     written = 0
+    stmt = _insert(session, t).on_conflict_do_nothing().returning(*t.c)
     for chunk in _chunks(rows):
-        stmt = _insert(session, t).values(list(chunk)).on_conflict_do_nothing().returning(*t.c)
-        labels = sorted((label_view(r) for r in session.execute(stmt)), key=lambda lab: lab.document_id)
+        labels = sorted((label_view(r) for r in session.execute(stmt, list(chunk))), key=lambda lab: lab.document_id)
         if labels:
             session.execute(insert(AuditEvent.__table__), [
                 {
@@ -563,10 +563,9 @@ def _insert_first_labels(session: Session, rows: list[dict[str, Any]], now: date
 
 def _insert_run_files(session: Session, rows: list[dict[str, Any]]) -> None:
     t = RunFile.__table__
+    stmt = _insert(session, t).on_conflict_do_nothing(index_elements=[t.c.run_id, t.c.path])
     for chunk in _chunks(rows):
-        session.execute(
-            _insert(session, t).values(list(chunk)).on_conflict_do_nothing(index_elements=[t.c.run_id, t.c.path])
-        )
+        session.execute(stmt, list(chunk))
 
 
 def record_skipped(session: Session, run_id: int, files: Iterable[tuple[str, str]]) -> int:
