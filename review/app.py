@@ -158,11 +158,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         request.state.user = user
         return user
 
+    def role_check(request: Request, minimum: str) -> rq.UserView:
+        """The logged-in user, if their role is at least ``minimum`` (POST routes call it after ``_form``)."""
+        user = current_user(request)
+        if ROLE_RANK[user.role] < ROLE_RANK[minimum]:
+            raise Forbidden(f"this needs the {minimum} role; you are {user.role}")
+        return user
+
     def role(minimum: str) -> Any:
-        def check(user: rq.UserView = Depends(current_user)) -> rq.UserView:  # noqa: B008
-            if ROLE_RANK[user.role] < ROLE_RANK[minimum]:
-                raise Forbidden(f"this needs the {minimum} role; you are {user.role}")
-            return user
+        def check(request: Request) -> rq.UserView:
+            return role_check(request, minimum)
         return Depends(check)
 
     # Default-value style: with postponed annotations FastAPI resolves only module-level names.
@@ -306,12 +311,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         query = urlencode(_filters(form.get("project"), form.get("class_code"), form.get("run_id"),
                                    form.get("model_version")).as_query())
         return RedirectResponse(f"/queue?{query}", status_code=303)
-
-    def role_check(request: Request, minimum: str) -> rq.UserView:
-        user = current_user(request)
-        if ROLE_RANK[user.role] < ROLE_RANK[minimum]:
-            raise Forbidden(f"this needs the {minimum} role; you are {user.role}")
-        return user
 
     # ------------------------------------------------------------------------------------- document
 
