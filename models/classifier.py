@@ -36,6 +36,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.svm import LinearSVC
 
 from features.segmentation import Segmenter
+from models.augment import partial_views
 from models.catalogue import Catalogue, load_catalogue
 from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact
 from models.knowledge import ItemKnowledge, load_knowledge
@@ -142,8 +143,10 @@ class ArchiveClassifier:
         l2: float = 1e-3,
         max_char_features: int = 300_000,
         target_precision: float = 0.99,
+        partial_share: float = 0.5,
         n_jobs: int = 2,
     ) -> None:
+        self.partial_share = partial_share
         self.n_jobs = n_jobs
         self.C = C
         self.l2 = l2
@@ -178,6 +181,13 @@ class ArchiveClassifier:
         self.codes_ = catalogue.codes
         self.catalogue_sha256_ = catalogue.sha256
         self.segmenter_ = Segmenter(domain_terms(catalogue, knowledge))
+        if self.partial_share > 0:  # untitled pages and excerpts beside the whole documents (models.augment)
+            names = {c: (catalogue[c].name, *(knowledge[c].names if c in knowledge else ())) for c in self.codes_}
+            views = partial_views(calib_texts, calib_labels, names, share=self.partial_share, seed=len(calib_texts))
+            calib_texts = [*calib_texts, *(v.text for v in views)]
+            calib_labels = [*calib_labels, *(calib_labels[v.source] for v in views)]
+            if calib_groups is not None:
+                calib_groups = [*calib_groups, *(calib_groups[v.source] for v in views)]
         self.char_vectorizer_ = TfidfVectorizer(
             analyzer="char", ngram_range=(1, 3), preprocessor=_char_text, sublinear_tf=True, min_df=2,
             max_features=self.max_char_features, dtype=np.float32,

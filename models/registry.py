@@ -49,7 +49,9 @@ from features.hashing import sha256_file
 
 # v1: ArchiveClassifier (text SVM + evidence combiner)
 # v2: combiner gains the first_title evidence feature; calibration on out-of-family scores
-FORMAT_VERSION = 3
+# v3: class-level text model and route, novelty (out-of-catalogue) model
+# v4: character n-gram text model (no word n-grams); combiner gains top-3 and class-top features
+FORMAT_VERSION = 4
 _ARTIFACT = "model.joblib"
 _MANIFEST = "manifest.json"
 _ACTIVE = "ACTIVE"
