@@ -274,7 +274,7 @@ def batch_flow(inputs: list[str], out_dir: str, settings: Settings | None = None
                 else:
                     plan.observe(batch, batch_results)
                 submit()  # keep the workers busy while this batch is recorded
-                db.record(run_id, batch_results)
+                db.record(run_id, batch_results, sizes={j.sha256: plan.size_of(j) for j in batch if j.sha256})
                 for job, r in zip(batch, batch_results):
                     results[job] = r.model_copy(update={"text": None})
                 progress.advance(len(batch))

@@ -7,7 +7,7 @@ nothing about sessions or SQL. The engine is created and migrated once per proce
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -53,10 +53,11 @@ class Database:
             with self.session() as s:
                 repo.record_skipped(s, run_id, [(path, sha) for path, sha in files if sha])
 
-    def record(self, run_id: int, results: Sequence[FileResult]) -> None:
+    def record(self, run_id: int, results: Sequence[FileResult], sizes: Mapping[str, int] | None = None) -> None:
+        """``sizes``: sha256 → bytes of the original (``FileResult.file`` is a display path)."""
         texts = {r.sha256: r.text for r in results if r.sha256 and r.text}
         with self.session() as s:
-            repo.record_results(s, run_id, results, texts)
+            repo.record_results(s, run_id, results, texts, sizes=sizes)
 
     def finish_run(self, run_id: int, status: str) -> repo.RunSummary:
         with self.session() as s:

@@ -130,3 +130,17 @@ def test_auto_filed_originals_are_in_the_archive_store(demo_run, test_settings):
     links = [p for p in (archive / "view").rglob("*") if p.is_symlink()]
     assert links and all(p.resolve().is_file() for p in links)
     assert all((INBOX / r["file"]).exists() for r in rows)  # the inbox is never modified
+
+
+def test_documents_record_the_size_of_the_original(demo_run, test_settings):
+    from sqlalchemy import select
+
+    from pipelines.db.models import Document
+    from pipelines.storage import Database
+
+    _, _, rows = demo_run
+    expected = {r["sha256"]: (INBOX / r["file"]).stat().st_size for r in rows if r["sha256"]}
+    db = Database.open(test_settings.db_url)
+    with db.session() as s:
+        recorded = {sha: size for sha, size in s.execute(select(Document.sha256, Document.size_bytes)).all()}
+    assert expected and {sha: recorded.get(sha) for sha in expected} == expected
