@@ -50,13 +50,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def make_inbox(root: Path, n_text: int, n_scans: int, seed: int) -> None:
+def make_inbox(root: Path, n_text: int, n_scans: int, seed: int, projects: int | None) -> None:
     from samplegen import generate_corpus
     from samplegen.render import render_pdf, render_scan  # type: ignore[import-not-found]
 
     rng = random.Random(seed)
     per_item = -(-(n_text + n_scans) // 331)
-    docs = generate_corpus("test", seed=seed, per_item=per_item)
+    docs = generate_corpus("test", seed=seed, per_item=per_item, projects=projects)
     rng.shuffle(docs)
     (root / "text").mkdir(parents=True, exist_ok=True)
     (root / "scans").mkdir(parents=True, exist_ok=True)
@@ -64,17 +64,24 @@ def make_inbox(root: Path, n_text: int, n_scans: int, seed: int) -> None:
         render_pdf(d, root / "text" / f"{i:05d}.pdf", rng=rng)
     for i, d in enumerate(docs[n_text : n_text + n_scans]):
         render_scan(d, root / "scans" / f"{i:05d}.pdf", degraded=True, fmt="pdf", rng=rng)
-    (root / "inbox.json").write_text(json.dumps({"text": n_text, "scans": n_scans, "seed": seed}))
+    (root / "inbox.json").write_text(json.dumps(_inbox_key(n_text, n_scans, seed, projects)))
 
 
-def ensure_inbox(root: Path, n_text: int, n_scans: int, seed: int) -> None:
+def _inbox_key(n_text: int, n_scans: int, seed: int, projects: int | None) -> dict[str, int | None]:
+    key: dict[str, int | None] = {"text": n_text, "scans": n_scans, "seed": seed}
+    if projects:
+        key["projects"] = projects
+    return key
+
+
+def ensure_inbox(root: Path, n_text: int, n_scans: int, seed: int, projects: int | None = None) -> None:
     """Generate the inbox into ``root`` unless it already holds this one (``--inbox`` reuses it)."""
     marker = root / "inbox.json"
-    if marker.exists() and json.loads(marker.read_text()) == {"text": n_text, "scans": n_scans, "seed": seed}:
+    if marker.exists() and json.loads(marker.read_text()) == _inbox_key(n_text, n_scans, seed, projects):
         return
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
-    make_inbox(root, n_text, n_scans, seed)
+    make_inbox(root, n_text, n_scans, seed, projects)
     print(f"generated {n_text} text PDFs and {n_scans} scans in {time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -139,6 +146,8 @@ def main() -> None:
     ap.add_argument("--inbox", type=Path, help="generate the inbox here, or reuse it if it is already there "
                                                "(generating 1000 text PDFs takes ~2 min)")
     ap.add_argument("--no-dask", action="store_true", help="skip the Dask runs")
+    ap.add_argument("--projects", type=int, help="spread the files over this many projects, as one archive box or "
+                                                 "a nightly inbox is (default: every file a project of its own)")
     args = ap.parse_args()
     configs = [("dangan run, 1 worker ", 1, ()), ("dangan run, 2 workers", 2, ())]
     if not args.no_dask:
@@ -147,7 +156,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         root = args.inbox or Path(tmp) / "inbox"
-        ensure_inbox(root, args.text, args.scans, args.seed)
+        ensure_inbox(root, args.text, args.scans, args.seed, args.projects)
         for kind, n in (("text", args.text), ("scans", args.scans)):
             if n <= args.tiny:
                 continue

@@ -142,3 +142,13 @@ def test_demo_inbox_has_good_and_bad_files(tmp_path):
     tif = next(r["file"] for r in rows if r["format"] == "tiff")
     with Image.open(tmp_path / "inbox" / tif) as img:
         assert img.n_frames >= 2
+
+
+def test_a_corpus_can_be_spread_over_a_few_projects():
+    items = load_catalogue().codes[:40]
+    docs = generate_corpus("test", seed=5, per_item=2, items=items, projects=3)
+    named = {d.project_name for d in docs if d.project_name}
+    assert 1 < len(named) <= 3
+    alone = generate_corpus("test", seed=5, per_item=2, items=items)
+    assert len({d.project_name for d in alone if d.project_name}) > 10
+    assert [d.item_code for d in docs] == [d.item_code for d in alone]  # same items, same order

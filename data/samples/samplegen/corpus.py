@@ -7,6 +7,7 @@ document does not change when other items are added, filtered or reordered.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Literal
 
 from models.catalogue import load_catalogue
@@ -16,7 +17,7 @@ from samplegen.doc import SampleDoc, blocks_text
 from samplegen.families import FAMILIES, heldout_family_weights, train_family_weights
 from samplegen.perturb import HEAVY, LIGHT, PINNED, TEST, perturb
 from samplegen.profile import Split, item_profile, side_of
-from samplegen.world import ROLES, make_world
+from samplegen.world import ROLES, World, make_world
 
 
 def _pick(rng: random.Random, weights: dict[str, float], k: int) -> str:
@@ -28,9 +29,10 @@ def _pick(rng: random.Random, weights: dict[str, float], k: int) -> str:
 
 
 def generate_doc(code: str, split: Split, seed: int, k: int, *, family: str | None = None,
-                 title: str | None = None) -> SampleDoc:
+                 title: str | None = None, project: World | None = None) -> SampleDoc:
     """One document of item ``code``; ``family`` pins the template (it must belong to the split's side),
-    ``title`` the printed title."""
+    ``title`` the printed title, ``project`` the project it belongs to (its name, address, units and
+    people; the document keeps a date of its own). Without it every document is of a project of its own."""
     key = f"{seed}:{split}:{code}:{k}"
     rng = random.Random(key)
     item = load_catalogue()[code]
@@ -45,6 +47,8 @@ def generate_doc(code: str, split: Split, seed: int, k: int, *, family: str | No
     if fam.heldout != (side == "test"):
         raise ValueError(f"family {family!r} is {'held-out' if fam.heldout else 'train'}; not usable for {split}")
     world = make_world(rng)
+    if project is not None:
+        world = replace(project, date=world.date)
     ctx = Ctx(rng=rng, w=world, p=prof, item=item, split=split, force_title=title or "")
     draft = fam.write(ctx)
     level = PINNED if title else {"train": LIGHT, "calib": HEAVY, "test": TEST}[split]
@@ -77,8 +81,11 @@ def generate_corpus(
     seed: int,
     per_item: int,
     items: list[str] | None = None,
+    projects: int | None = None,
 ) -> list[SampleDoc]:
-    """``per_item`` documents for every catalogue item (or ``items``), in catalogue order.
+    """``per_item`` documents for every catalogue item (or ``items``), in catalogue order; with
+    ``projects``, the documents are spread over that many projects (as an archive's boxes are)
+    instead of each being of a project of its own.
 
     train: training families and wordings, light perturbation; calib: the same with heavy
     perturbation; test: held-out families and held-out (odd-indexed) wordings.
@@ -86,4 +93,8 @@ def generate_corpus(
     if split not in ("train", "calib", "test"):
         raise ValueError(f"unknown split {split!r}; use train, calib or test")
     codes = items if items is not None else load_catalogue().codes
-    return [generate_doc(code, split, seed, k) for code in codes for k in range(per_item)]
+    if not projects:
+        return [generate_doc(code, split, seed, k) for code in codes for k in range(per_item)]
+    rng = random.Random(f"{seed}:{split}:projects")
+    worlds = [make_world(rng) for _ in range(projects)]
+    return [generate_doc(code, split, seed, k, project=rng.choice(worlds)) for code in codes for k in range(per_item)]
