@@ -354,7 +354,12 @@ class ArchiveClassifier:
         return self._correct(proba, y) | (classes[proba.argmax(axis=1)] == classes[y])
 
     def _routing_choice(self, proba: np.ndarray, y: np.ndarray) -> tuple[ThresholdChoice, ThresholdChoice]:
-        """Item and class thresholds for the target precision, each on its own confidence."""
+        """Item and class thresholds for the target precision, each on its own confidence.
+
+        The class threshold is chosen on the documents the item threshold leaves out — the ones the
+        class route actually sees. Chosen on all documents, the easy auto-filed ones (nearly always
+        of the right class) lift its measured precision, and the class route then files its own,
+        harder documents below the target (held-out: 97.6% class precision at a 99% target)."""
         _, classes, _ = self._groups()
         top = proba.argmax(axis=1)
         rows = np.arange(len(y))
@@ -362,10 +367,9 @@ class ArchiveClassifier:
         class_p = np.zeros((len(y), classes.max() + 1))
         np.add.at(class_p.T, classes, proba.T)
         class_conf = class_p[rows, classes[top]]
-        return (
-            choose_threshold(item_conf, self._correct(proba, y), self.target_precision),
-            choose_threshold(class_conf, self._class_correct(proba, y), self.target_precision),
-        )
+        item = choose_threshold(item_conf, self._correct(proba, y), self.target_precision)
+        rest = item_conf < item.threshold
+        return item, choose_threshold(class_conf[rest], self._class_correct(proba, y)[rest], self.target_precision)
 
     def route(self, confidence: float, class_confidence: float, out_of_catalogue: bool = False) -> Route:
         if out_of_catalogue:
