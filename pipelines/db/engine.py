@@ -63,7 +63,7 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         cur = dbapi_conn.cursor()
         try:
             cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _ensure_wal(cur)
             cur.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
             cur.execute("PRAGMA foreign_keys = ON")
         finally:
@@ -74,6 +74,30 @@ def make_engine(url: str, *, echo: bool = False, **kwargs: Any) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
     return engine
+
+
+def _ensure_wal(cur: Any) -> None:
+    """Switch the database to WAL (a setting stored in the file) unless it is already.
+
+    Switching needs the database to itself, and SQLite does not wait on ``busy_timeout`` for that:
+    with another connection mid-transaction (a migration, at first start) it fails at once with
+    "database is locked". So: only switch when needed, and retry until the busy timeout.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() in ("wal", "memory"):
+                return
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
