@@ -44,9 +44,10 @@ from models.novelty import DomainNovelty, NoveltyScore
 from models.routing import Route, ThresholdChoice, choose_threshold
 
 # Per-document constants (e.g. "score minus the best score") would cancel out in the softmax, so the
-# text model enters as its raw score plus an indicator of its own top choice.
+# text model enters as its raw score, its positive part, and indicators of its own top and top-3 choices.
 # ``class_score``: a second linear model trained on the 26 classes (more examples per label, so it
-# generalises to unseen layouts better than the item model) gives every item its class's score.
+# generalises to unseen layouts better than the item model) gives every item its class's score, and
+# ``class_top`` marks the items of that model's top class.
 COMBINER_FEATURES = ("text_score", "text_top", "text_top3", "text_pos", "class_score", "class_top", *EVIDENCE_FEATURES)
 TOP_K = 5
 
@@ -128,6 +129,10 @@ class ArchiveClassifier:
         L2 penalty on the combiner weights (per calibration document).
     max_char_features : int
         Vocabulary cap; it bounds model size and memory.
+    partial_share : float, default=0.5
+        Share of calibration documents also seen as a partial view (``models.augment``: without the
+        lines naming their item, or a window of their lines), so that thresholds hold on pages that
+        do not print their title. 0 turns it off.
 
     Examples
     --------
