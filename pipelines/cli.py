@@ -336,6 +336,11 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="verbose logs (Prefect and dangan) on stderr")
     common.add_argument("--home", type=Path, help="state folder (default .dangan, or DANGAN_HOME)")
+    # The same options on an action below a command that has them too: no defaults of their own, or
+    # parsing the action would reset what was given before it (``dangan models --home X list``).
+    nested = argparse.ArgumentParser(add_help=False)
+    nested.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="verbose logs")
+    nested.add_argument("--home", type=Path, default=argparse.SUPPRESS, help="state folder")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", parents=[common], help="classify a folder or files")
@@ -364,8 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", parents=[common], help="list registered models, or promote one")
     models.set_defaults(func=cmd_models)
     models_sub = models.add_subparsers(dest="action")
-    models_sub.add_parser("list", parents=[common], help="list versions with their held-out metrics")
-    promote = models_sub.add_parser("promote", parents=[common], help="make VERSION the active model")
+    models_sub.add_parser("list", parents=[nested], help="list versions with their held-out metrics")
+    promote = models_sub.add_parser("promote", parents=[nested], help="make VERSION the active model")
     promote.add_argument("version", metavar="VERSION")
 
     serve = sub.add_parser("serve", parents=[common], help="run the batch every night (Prefect deployment on a cron)")

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -95,6 +92,17 @@ def test_rerun_resumes_without_duplicates(demo_run, test_settings):
     again = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["file"] for r in again] == [r["file"] for r in rows]
     assert f"resumed {sum(1 for r in rows if r['sha256'] and (r['error'] or {}).get('code') not in ('unreadable', 'ocr_failed', 'internal'))}" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["models", "--home", "H", "list"], ["models", "list", "--home", "H"], ["models", "-v", "--home", "H", "promote", "v1"],
+])
+def test_common_options_hold_on_either_side_of_an_action(argv):
+    from pipelines.cli import build_parser
+
+    args = build_parser().parse_args(argv)
+    assert args.home == Path("H")
+    assert args.verbose == ("-v" in argv)
 
 
 def test_usage_errors_exit_non_zero(trained, test_settings, tmp_path):
