@@ -235,16 +235,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         it was filed under before). Best effort: the label stands either way; returns a problem, if any."""
         try:
             with ctx.db.session() as s:
-                detail = rq.document_detail(s, doc_id)
+                first_path, predicted = rq.filing_facts(s, doc_id)
                 sha, candidates = rq.document_locations(s, doc_id)
-            project = (detail.tags or {}).get("project_name")
+
+            def project(label: repo.LabelView) -> str | None:  # the tags in force: the label's, else predicted
+                return (label.tags if label.tags is not None else predicted).get("project_name")
+
             if before is not None and before.item_code in ctx.catalogue and before.item_code != after.item_code:
-                old_tags = before.tags if before.tags is not None else detail.prediction_tags
-                store.unfile(sha, ctx.catalogue[before.item_code], (old_tags or {}).get("project_name"))
+                store.unfile(sha, ctx.catalogue[before.item_code], project(before))
             if after.item_code is None or after.item_code not in ctx.catalogue:
                 return None
             original = find_original(sha, settings.archive_dir, candidates)
-            store.file_as(original, sha, ctx.catalogue[after.item_code], project, Path(detail.first_path).name)
+            store.file_as(original, sha, ctx.catalogue[after.item_code], project(after), Path(first_path).name)
         except (PageUnavailable, OSError, ValueError) as exc:
             log.warning("document %s labelled but not archived: %s", doc_id, exc)
             return str(exc)

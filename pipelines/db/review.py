@@ -254,6 +254,20 @@ def document_detail(session: Session, document_id: int) -> DocumentDetail:
         )
 
 
+def filing_facts(session: Session, document_id: int) -> tuple[str, dict[str, Any]]:
+    """(first path, the newest successful prediction's tags): what filing a labelled original needs
+    besides its locations — without the text, history and audit trail of ``document_detail``."""
+    p, d = Prediction.__table__, Document.__table__
+    with transaction(session, write=False):
+        first_path = session.scalar(select(d.c.first_path).where(d.c.id == document_id))
+        if first_path is None:
+            raise NotFoundError(f"no document {document_id}")
+        tags = session.scalar(
+            select(p.c.tags).where(p.c.document_id == document_id, p.c.status == "ok").order_by(p.c.id.desc()).limit(1)
+        )
+        return first_path, dict(tags or {})
+
+
 def document_locations(session: Session, document_id: int) -> tuple[str, list[Path]]:
     """(sha256, where the original may be on disk): every path it was seen under, resolved against the
     inputs of the run that saw it (a folder input records paths relative to the folder), newest first.
