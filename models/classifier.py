@@ -38,7 +38,7 @@ from sklearn.svm import LinearSVC
 from features.segmentation import Segmenter
 from models.augment import partial_views
 from models.catalogue import Catalogue, load_catalogue
-from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact
+from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact, item_names
 from models.knowledge import ItemKnowledge, load_knowledge
 from models.novelty import DomainNovelty, NoveltyScore
 from models.routing import Route, ThresholdChoice, choose_threshold
@@ -187,7 +187,7 @@ class ArchiveClassifier:
         self.catalogue_sha256_ = catalogue.sha256
         self.segmenter_ = Segmenter(domain_terms(catalogue, knowledge))
         if self.partial_share > 0:  # untitled pages and excerpts beside the whole documents (models.augment)
-            names = {c: (catalogue[c].name, *(knowledge[c].names if c in knowledge else ())) for c in self.codes_}
+            names = {c: item_names(catalogue, knowledge, c) for c in self.codes_}
             views = partial_views(calib_texts, calib_labels, names, share=self.partial_share, seed=len(calib_texts))
             calib_texts = [*calib_texts, *(v.text for v in views)]
             calib_labels = [*calib_labels, *(calib_labels[v.source] for v in views)]

@@ -62,6 +62,12 @@ def head_lines(text: str, n: int = HEAD_LINES) -> list[str]:
     return head[: n * 3]
 
 
+def item_names(catalogue: Catalogue, knowledge: dict[str, ItemKnowledge], code: str) -> tuple[str, ...]:
+    """Every name a document of ``code`` may print: the catalogue's, then the known titles and local names."""
+    k = knowledge.get(code)
+    return (catalogue[code].name, *(k.names if k else ()))
+
+
 @dataclass
 class CatalogueEvidence:
     """Fitted once from the catalogue and knowledge; ``transform`` maps texts to evidence blocks."""
@@ -80,9 +86,7 @@ class CatalogueEvidence:
         names: list[str] = []
         owner: list[int] = []
         for idx, code in enumerate(codes):
-            k = knowledge.get(code)
-            candidates = [catalogue[code].name, *(k.names if k else ())]
-            for name in dict.fromkeys(compact(c) for c in candidates):
+            for name in dict.fromkeys(compact(c) for c in item_names(catalogue, knowledge, code)):
                 if len(name) >= 3:
                     names.append(name)
                     owner.append(idx)
