@@ -20,7 +20,9 @@ The total ratio (flow time and wall time against the bare loop, as before) is pr
 is the batch size from which the total overhead is within 10 %. "work in workers" is the files' own
 seconds measured inside the workers: set beside the bare loop's, it tells a slower machine (other
 load, two workers sharing caches) from pipeline overhead. The exports grow with the number of
-projects (one 卷内目录 sheet each); the generated corpus has far more of them than a real batch.
+projects (one 卷内目录 sheet each): by default every generated file is of a project of its own, far
+more projects than a real batch has; ``--projects 20`` spreads the files over 20, as a box or a
+nightly inbox is.
 
 The bare loop gets what a worker has before its first file: the model loaded and the word
 segmenter (and, for scans, the OCR engine) built; those are fixed costs of a worker.
