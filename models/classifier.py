@@ -169,6 +169,7 @@ class ArchiveClassifier:
         knowledge: dict[str, ItemKnowledge] | None = None,
         groups: Sequence[str] | None = None,
         calib_groups: Sequence[str] | None = None,
+        calib_weights: Sequence[float] | None = None,
     ) -> ArchiveClassifier:
         """Fit the text model on ``texts`` and the combiner and threshold on ``calib_texts``.
 
@@ -176,6 +177,10 @@ class ArchiveClassifier:
         calibration documents are scored by a text model that never saw their family (two folds
         of families), so the combiner and threshold learn how the model behaves on unfamiliar
         layouts — which is what real archives are — instead of on its own templates.
+
+        ``calib_weights`` (default 1 each) weigh calibration documents in the combiner's fit — e.g.
+        a few reviewed documents against many generated ones — while the thresholds still count
+        each document once: copies would be counted as independent evidence by the precision bound.
         """
         catalogue = catalogue or load_catalogue()
         knowledge = knowledge if knowledge is not None else load_knowledge()
@@ -191,6 +196,8 @@ class ArchiveClassifier:
             views = partial_views(calib_texts, calib_labels, names, share=self.partial_share, seed=len(calib_texts))
             calib_texts = [*calib_texts, *(v.text for v in views)]
             calib_labels = [*calib_labels, *(calib_labels[v.source] for v in views)]
+            if calib_weights is not None:
+                calib_weights = [*calib_weights, *(calib_weights[v.source] for v in views)]
             if calib_groups is not None:
                 calib_groups = [*calib_groups, *(calib_groups[v.source] for v in views)]
         self.char_vectorizer_ = TfidfVectorizer(
@@ -220,7 +227,8 @@ class ArchiveClassifier:
             scores[calib_mask] = self._scores(model, Xc[calib_mask])
         F = self._features_from(scores, calib_texts)
         y = np.asarray([index[c] for c in calib_labels])
-        self.weights_ = self._fit_combiner(F, y)
+        sample_weight = None if calib_weights is None else np.asarray(calib_weights, dtype=float)
+        self.weights_ = self._fit_combiner(F, y, sample_weight)
         self.feature_names_ = COMBINER_FEATURES
 
         proba = self._softmax(F)
@@ -257,16 +265,17 @@ class ArchiveClassifier:
                 folds.append((train_mask, calib_mask))
         return folds
 
-    def _fit_combiner(self, F: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def _fit_combiner(self, F: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None) -> np.ndarray:
         n, _, d = F.shape
         rows = np.arange(n)
+        sw = np.ones(n) if sample_weight is None else sample_weight * (n / sample_weight.sum())
 
         def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
             U = F @ w
             logp = log_softmax(U, axis=1)
             p = np.exp(logp)
-            nll = -logp[rows, y].sum() / n + self.l2 * (w @ w)
-            grad = -(F[rows, y].sum(axis=0) - np.einsum("nk,nkd->d", p, F)) / n + 2 * self.l2 * w
+            nll = -(sw @ logp[rows, y]) / n + self.l2 * (w @ w)
+            grad = -(sw @ F[rows, y] - np.einsum("n,nk,nkd->d", sw, p, F)) / n + 2 * self.l2 * w
             return float(nll), grad
 
         w0 = np.zeros(d)

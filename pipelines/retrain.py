@@ -181,18 +181,23 @@ def reviewed_split(labels: Sequence[ApprovedLabel]) -> Split:
     return own_split(labels, [f"reviewed:{lab.sha256[:16]}" for lab in labels])
 
 
-def upweighted(split: Split, per_item: int) -> Split:
-    """Each reviewed document repeated so an item's reviewed documents weigh about as much as its
-    ``per_item`` generated ones (at most ``MAX_REPEAT`` times; copies share the document's family, so
-    cross-fitting never scores a document with a model that saw its copy). Without this, a few
-    corrections drown in the seed corpus: measured with 8 documents of each of 4 local forms against
-    the full seed corpus, reviewers' held-out item accuracy 1 of 7 right; repeated, 7 of 7."""
+def upweighted(split: Split, per_item: int, *, repeat: bool = True) -> Split:
+    """Reviewed documents made to weigh about as much per item as its ``per_item`` generated ones
+    (at most ``MAX_REPEAT`` times as much). Without this, a few corrections drown in the seed corpus:
+    measured with 8 documents of each of 4 local forms against the full seed corpus, reviewers'
+    held-out item accuracy 1 of 7 right; repeated, 7 of 7.
+
+    ``repeat``: training documents are repeated (copies share the document's family, so cross-fitting
+    never scores a document with a model that saw its copy). Calibration documents get a weight
+    instead (``repeat=False``): the thresholds' precision bound must count each of them once."""
     counts = Counter(split.labels)
+    factors = [max(1, min(MAX_REPEAT, round(per_item / counts[label]))) for label in split.labels]
+    if not repeat:
+        return Split(list(split.texts), list(split.labels), list(split.groups), [float(r) for r in factors])
     texts: list[str] = []
     labels: list[str] = []
     groups: list[str] = []
-    for text, label, group in zip(split.texts, split.labels, split.groups, strict=True):
-        r = max(1, min(MAX_REPEAT, round(per_item / counts[label])))
+    for text, label, group, r in zip(split.texts, split.labels, split.groups, factors, strict=True):
         texts += [text] * r
         labels += [label] * r
         groups += [group] * r
@@ -347,7 +352,8 @@ def retrain(settings: Settings, *, out: Path | None = None, actor: str = "retrai
     reviewed = reviewed_split(split.heldout)
     trained = train_with_seed(
         upweighted(reviewed_split(split.train), settings.train_per_item),
-        upweighted(reviewed_split(split.calib), settings.calib_per_item), reviewed + seed["test"], settings,
+        upweighted(reviewed_split(split.calib), settings.calib_per_item, repeat=False), reviewed + seed["test"],
+        settings,
         seed=seed, activate=False,
         notes=f"retrain: {len(split.train) + len(split.calib)} approved labels ({_sources(by_source)}), "
               f"+ generated seed corpus; {len(split.heldout)} held out",

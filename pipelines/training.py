@@ -46,9 +46,18 @@ class Split:
     texts: list[str]
     labels: list[str]
     groups: list[str]  # template family (or source) of each document
+    # How much each document weighs in fitting the combiner (calibration splits; None: 1 each). A
+    # weight, unlike repeated copies, still counts the document once when thresholds are chosen.
+    weights: list[float] | None = None
 
     def __add__(self, other: Split) -> Split:
-        return Split(self.texts + other.texts, self.labels + other.labels, self.groups + other.groups)
+        weights = None
+        if self.weights is not None or other.weights is not None:
+            weights = [*self.weight_list(), *other.weight_list()]
+        return Split(self.texts + other.texts, self.labels + other.labels, self.groups + other.groups, weights)
+
+    def weight_list(self) -> list[float]:
+        return list(self.weights) if self.weights is not None else [1.0] * len(self.texts)
 
 
 class LabelledDoc(Protocol):
@@ -119,7 +128,8 @@ def train_and_register(
     started = time.perf_counter()
     catalogue = load_catalogue()
     clf = ArchiveClassifier(target_precision=settings.target_precision, n_jobs=settings.workers).fit(
-        train.texts, train.labels, calib.texts, calib.labels, groups=train.groups, calib_groups=calib.groups
+        train.texts, train.labels, calib.texts, calib.labels, groups=train.groups, calib_groups=calib.groups,
+        calib_weights=calib.weights,
     )
     preds = clf.predict(test.texts)
     metrics = score(

@@ -132,3 +132,15 @@ def test_class_threshold_is_chosen_on_the_documents_the_class_route_sees(model):
     item, klass = model._routing_choice(np.vstack([easy, hard]), y)
     assert item.threshold <= 0.97  # the easy ones are auto-filed
     assert klass.threshold > 0.995  # the hard ones go to review, not to the class route
+
+
+def test_combiner_sample_weights_act_as_copies_and_zero_drops(model):
+    """A calibration document of weight 2 fits like two copies of it, one of weight 0 like none."""
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(60, 7, len(model.weights_)))
+    y = rng.integers(0, 7, size=60)
+    w = np.r_[np.full(40, 1.0), np.full(10, 2.0), np.zeros(10)]
+    weighted = model._fit_combiner(F, y, w)
+    copies = model._fit_combiner(np.concatenate([F[:50], F[40:50]]), np.r_[y[:50], y[40:50]])
+    np.testing.assert_allclose(weighted, copies, atol=1e-4)
+    assert not np.allclose(weighted, model._fit_combiner(F, y), atol=1e-3)

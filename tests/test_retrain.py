@@ -144,6 +144,21 @@ def test_held_out_documents_stay_held_out_and_trained_ones_stay_trained():
     assert set(two.new_heldout) | set(two.new_trained) == {d.sha256 for d in more} - held - set(one.new_trained)
 
 
+def test_reviewed_calibration_documents_are_weighted_not_repeated():
+    """Training copies a reviewed document; calibration weighs it, so the thresholds' precision bound
+    still counts it once (copies would pass for independent evidence)."""
+    from pipelines.retrain import upweighted
+    from pipelines.training import Split
+
+    reviewed = Split(["a", "b", "c"], ["C5-1", "C5-1", "C5-9"], ["r", "r", "r"])
+    trained = upweighted(reviewed, per_item=6)
+    assert trained.texts == ["a"] * 3 + ["b"] * 3 + ["c"] * 6 and trained.weights is None
+    calib = upweighted(reviewed, per_item=6, repeat=False)
+    assert calib.texts == ["a", "b", "c"] and calib.weights == [3.0, 3.0, 6.0]
+    both = calib + Split(["g"], ["A1-1"], ["gen"])  # the generated seed documents weigh 1 each
+    assert both.weights == [3.0, 3.0, 6.0, 1.0] and len(both.texts) == 4
+
+
 def _metrics(item: float, n: int = 100):  # type: ignore[no-untyped-def]
     from models.evaluation import Metrics
 
