@@ -70,7 +70,9 @@ def worker_context(settings: Settings) -> WorkerContext:
     from models.registry import model_id
 
     global _CONTEXT
-    if _CONTEXT is None or _CONTEXT.settings != settings:
+    # Compared as fields: ``==`` on the models also compares cached properties, which differ between
+    # copies pickled before and after their first use (the warm-up's and the first task's).
+    if _CONTEXT is None or _CONTEXT.settings.model_dump() != settings.model_dump():
         classifier, manifest = load_active_model(settings)
         classifier.segmenter_.warm_up()
         _CONTEXT = WorkerContext(settings=settings, classifier=classifier, model_version=model_id(manifest))

@@ -93,3 +93,25 @@ def test_explicit_size_or_remote_cluster_submits_fixed_batches_at_once(tmp_path)
         first = plan.take(pending)
         _done(plan, first, 0.01)
         assert len(plan.take(pending)) == len(first) == (10 if plan.fixed == 10 else batch_size(1000, s))
+
+
+def test_early_pool_is_started_before_its_flow_and_shut_down_once(tmp_path):
+    """`run_batch` starts the workers before the Prefect server: the flow engine's duplicate of the
+    flow's runner must be that started pool, and the flow's own runner must stay picklable."""
+    import pickle
+
+    from pipelines.flows import EarlyProcessPool
+
+    pool = EarlyProcessPool(Settings(home=tmp_path, workers=1))
+    for_flow = pool.for_flow()
+    assert not isinstance(for_flow.duplicate(), EarlyProcessPool)  # not started yet: an ordinary lazy pool
+    with pool:
+        assert pool._executor.submit(sum, [1, 2]).result(timeout=120) == 3  # its worker is up
+        engine_runner = for_flow.duplicate()
+        assert engine_runner is pool
+        pickle.loads(pickle.dumps(for_flow))  # travels with the run context; the started pool could not
+        with engine_runner:  # the flow engine enters and leaves it: that exit shuts the pool down
+            pass
+        assert not pool._started and pool._executor is None
+    assert not pool._started  # the outer exit was a no-op
+    assert not isinstance(for_flow.duplicate(), EarlyProcessPool)
