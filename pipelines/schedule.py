@@ -55,6 +55,22 @@ def retrain_deployment(settings: Settings, cron: str | None = None) -> RunnerDep
     )
 
 
+def export_settings(settings: Settings) -> None:
+    """Put the settings given on the command line (``serve --home X --workers 1``) into this process's
+    environment. Scheduled runs execute in processes the Prefect runner starts, which build their
+    ``Settings`` from the environment they inherit: without this they would run on the defaults,
+    another home, model and database than the one ``serve`` was started for."""
+    import os
+
+    for name in sorted(settings.model_fields_set):
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if name == "home":
+            value = settings.root  # absolute: the runner's processes need not share this working directory
+        os.environ[f"DANGAN_{name.upper()}"] = str(value)
+
+
 def serve_nightly(
     inputs: list[Path], out_dir: Path, settings: Settings, cron: str | None = None, retrain_cron: str | None = None,
 ) -> None:
@@ -62,6 +78,7 @@ def serve_nightly(
 
     from pipelines.prefect_env import prefect_server
 
+    export_settings(settings)
     deployments = [nightly_deployment(inputs, out_dir, settings, cron)]
     if retrain_cron or settings.retrain_cron:
         deployments.append(retrain_deployment(settings, retrain_cron))

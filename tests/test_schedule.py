@@ -29,3 +29,18 @@ def test_a_bad_cron_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="cron"):
         nightly_deployment([tmp_path], tmp_path / "o", Settings(home=tmp_path), "every night")
+
+
+def test_serve_hands_its_command_line_settings_to_the_scheduled_runs(tmp_path, monkeypatch):
+    """A scheduled run builds its Settings from the environment the serving process gives it."""
+    from pipelines.schedule import export_settings
+
+    for var in ("DANGAN_HOME", "DANGAN_WORKERS", "DANGAN_OCR_ENGINE"):
+        monkeypatch.setenv(var, "")  # recorded, so what the test exports is undone after it
+        monkeypatch.delenv(var)
+    monkeypatch.chdir(tmp_path)
+    export_settings(Settings(home="archive-home", workers=1, ocr_engine="paddleocr"))
+    in_the_run = Settings()
+    assert in_the_run.root == (tmp_path / "archive-home").resolve()
+    assert in_the_run.workers == 1 and in_the_run.ocr_engine == "paddleocr"
+    assert in_the_run.dpi == Settings.model_fields["dpi"].default  # what was not given stays a default
