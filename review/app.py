@@ -1,7 +1,8 @@
 """The review workbench's routes: login, the queue, the document view, labelling, upload.
 
 Roles nest: a viewer reads, a reviewer also labels and uploads, an admin also exports. Every request
-but ``/login`` and ``/static`` needs a session; every POST needs the session's CSRF token. Labels are
+but ``/login`` and ``/static`` needs a live server-side session (``review_sessions``; the signed cookie
+carries its token); every POST needs the session's CSRF token. Labels are
 written through :func:`pipelines.db.repository.set_label`, whose version check turns two reviewers
 editing one document into a clear conflict for the second instead of a silent overwrite.
 """
@@ -141,13 +142,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # ------------------------------------------------------------------------------------- auth
 
     def current_user(request: Request) -> rq.UserView:
-        uid = request.session.get("uid")
-        if uid is None:
+        sid = request.session.get("sid")
+        if not isinstance(sid, str):
             raise LoginRequired()
         with ctx.db.session() as s:
-            user = rq.get_user(s, user_id=int(uid))
-        stamp = request.session.get("stamp")
-        if user is None or not user.is_active or stamp != _stamp(user):
+            user = rq.session_user(s, sid)  # None once logged out, expired, or ended by a password change
+        if user is None or not user.is_active:
             request.session.clear()
             raise LoginRequired()
         if request.method not in SAFE_METHODS:
@@ -172,10 +172,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Default-value style: with postponed annotations FastAPI resolves only module-level names.
     viewer, reviewer, admin = role("viewer"), role("reviewer"), role("admin")
-
-    def _stamp(user: rq.UserView) -> str:
-        # Changes with the password hash: changing a password ends every other session of that user.
-        return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
     async def _form(request: Request) -> Any:
         form = await request.form()
@@ -217,14 +213,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with ctx.db.session() as s:
                 user = rq.update_user(s, user.username, actor=user.username,
                                       password_hash=security.hash_password(password))
+        with ctx.db.session() as s:
+            sid = rq.open_session(s, user.id, settings.review_session_hours)
         request.session.clear()  # a fresh session (and CSRF token) at login: no session fixation
-        request.session.update({"uid": user.id, "stamp": _stamp(user), "csrf": security.new_csrf_token()})
+        request.session.update({"sid": sid, "csrf": security.new_csrf_token()})
         return RedirectResponse(target, status_code=303)
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         await _form(request)
         current_user(request)
+        with ctx.db.session() as s:
+            rq.revoke_sessions(s, token=request.session["sid"])  # a copy of the cookie ends here too
         request.session.clear()
         return RedirectResponse("/login", status_code=303)
 

@@ -69,6 +69,24 @@ def test_login_sets_a_hardened_session_cookie_and_logout_ends_it(app):
     assert client.get("/queue", follow_redirects=False).status_code == 303
 
 
+def test_a_copied_cookie_stops_working_at_logout(app, fx):
+    """Sessions live on the server: logging out ends the session for every copy of its cookie, and
+    the database holds only a hash of the token the cookie carries."""
+    client = login(app, "rita")
+    stolen = TestClient(app, cookies=dict(client.cookies))
+    assert stolen.get("/queue").status_code == 200
+    other_device = login(app, "rita")
+    client.post("/logout", data={"csrf_token": token(client, "/queue")})
+    assert stolen.get("/queue", follow_redirects=False).status_code == 303
+    assert other_device.get("/queue").status_code == 200  # logging out on one device leaves the others
+    from pipelines.db.models import ReviewSession
+
+    with db_session(fx) as s:
+        rows = s.query(ReviewSession).all()
+    assert len(rows) == 2 and all(len(r.token_sha256) == 64 for r in rows)
+    assert sum(r.revoked_at is not None for r in rows) == 1
+
+
 def test_wrong_password_and_unknown_user_look_the_same(app):
     client = TestClient(app)
     a = client.post("/login", data={"username": "rita", "password": "wrong password!", "csrf_token": token(client)})

@@ -13,6 +13,7 @@ Tables
   labels        the filing decision per document; never deleted, only superseded (``version`` chain)
   audit_events  who changed what, when, from what to what, and why
   users         review workbench accounts (argon2 password hashes, a role each)
+  review_sessions  workbench logins (the sha256 of each cookie's token), revoked at logout
 """
 
 from __future__ import annotations
@@ -265,3 +266,18 @@ class User(Base):
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.current_timestamp())
     password_changed_at: Mapped[datetime | None]
+
+
+class ReviewSession(Base):
+    """A workbench login. The signed cookie carries a random token and this table only its sha256;
+    logging out revokes the row, so a copied cookie stops working then, not only when it expires."""
+
+    __tablename__ = "review_sessions"
+    __table_args__ = (Index(None, "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.current_timestamp())
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -9,16 +9,18 @@ out-of-catalogue files, until a reviewer (or an import) labels them.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, true, update
+from sqlalchemy import Select, and_, delete, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from pipelines.db.models import ROLES, Document, Label, Prediction, Run, RunFile, User, utcnow
+from pipelines.db.models import ROLES, Document, Label, Prediction, ReviewSession, Run, RunFile, User, utcnow
 from pipelines.db.repository import (
     AuditView,
     LabelView,
@@ -351,6 +353,42 @@ def create_user(session: Session, *, username: str, password_hash: str, role: st
         return _user_view(r)
 
 
+def _token_sha256(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def open_session(session: Session, user_id: int, hours: float) -> str:
+    """A new workbench login for ``user_id``, valid ``hours``: returns the token for its cookie (only
+    its sha256 is stored). Expired and revoked logins are cleared out on the way."""
+    t = ReviewSession.__table__
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with transaction(session, write=True):
+        session.execute(delete(t).where(or_(t.c.expires_at < now, t.c.revoked_at.is_not(None))))
+        session.execute(t.insert().values(token_sha256=_token_sha256(token), user_id=user_id, created_at=now,
+                                          expires_at=now + timedelta(hours=hours)))
+    return token
+
+
+def session_user(session: Session, token: str) -> UserView | None:
+    """The user of a live login (not revoked, not expired), or None."""
+    s, u = ReviewSession.__table__, User.__table__
+    with transaction(session, write=False):
+        r = session.execute(
+            select(u).join(s, s.c.user_id == u.c.id)
+            .where(s.c.token_sha256 == _token_sha256(token), s.c.revoked_at.is_(None), s.c.expires_at > utcnow())
+        ).one_or_none()
+    return _user_view(r) if r is not None else None
+
+
+def revoke_sessions(session: Session, *, token: str | None = None, user_id: int | None = None) -> int:
+    """End one login (logout) or every login of a user (password changed, account deactivated)."""
+    t = ReviewSession.__table__
+    cond = t.c.token_sha256 == _token_sha256(token) if token is not None else t.c.user_id == user_id
+    with transaction(session, write=True):
+        return session.execute(update(t).where(cond, t.c.revoked_at.is_(None)).values(revoked_at=utcnow())).rowcount
+
+
 def update_user(
     session: Session, username: str, *, actor: str, role: str | None = None, is_active: bool | None = None,
     password_hash: str | None = None,
@@ -375,6 +413,8 @@ def update_user(
             new["password"] = "changed"
         if values:
             session.execute(update(t).where(t.c.id == cur.id).values(**values))
+            if "password_hash" in values or values.get("is_active") is False:
+                revoke_sessions(session, user_id=cur.id)  # a new password or a deactivation ends every login
             _audit(session, actor=actor, action="user.update", entity_type="user", entity_id=cur.id, old=old,
                    new=new, reason=None)
         return _user_view(session.execute(select(t).where(t.c.id == cur.id)).one())
