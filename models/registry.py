@@ -51,7 +51,8 @@ from features.hashing import sha256_file
 # v2: combiner gains the first_title evidence feature; calibration on out-of-family scores
 # v3: class-level text model and route, novelty (out-of-catalogue) model
 # v4: character n-gram text model (no word n-grams); combiner gains top-3 and class-top features
-FORMAT_VERSION = 4
+# v5: Platt scaling of the top answer's confidence (confidence_map_)
+FORMAT_VERSION = 5
 _ARTIFACT = "model.joblib"
 _MANIFEST = "manifest.json"
 _ACTIVE = "ACTIVE"

@@ -144,3 +144,19 @@ def test_combiner_sample_weights_act_as_copies_and_zero_drops(model):
     copies = model._fit_combiner(np.concatenate([F[:50], F[40:50]]), np.r_[y[:50], y[40:50]])
     np.testing.assert_allclose(weighted, copies, atol=1e-4)
     assert not np.allclose(weighted, model._fit_combiner(F, y), atol=1e-3)
+
+
+def test_confidence_recalibration_keeps_the_ranking_and_one_distribution(model, heldout):
+    """The Platt map moves confidences, never answers or their order, and the item probabilities it
+    returns still sum to one (stage and class confidences are sums of them)."""
+    from scipy.special import softmax
+
+    slope, _ = model.confidence_map_
+    assert slope > 0
+    raw = softmax(model._combiner_features([d.text for d in heldout[:80]]) @ model.weights_, axis=1)
+    fixed = model._recalibrate(raw)
+    assert np.allclose(fixed.sum(axis=1), 1.0)
+    assert (fixed.argmax(axis=1) == raw.argmax(axis=1)).all()
+    _, before = model._top_answer(raw)
+    _, after = model._top_answer(fixed)
+    assert (np.diff(before[np.argsort(after, kind="stable")]) >= -1e-9).all()  # same order, so same routing
