@@ -100,11 +100,13 @@ class EarlyProcessPool(ProcessPoolTaskRunner):
 
     _started_pools: ClassVar[dict[str, EarlyProcessPool]] = {}
 
-    def __init__(self, settings: Settings, token: str | None = None) -> None:
+    def __init__(self, settings: Settings, token: str | None = None, early: int | None = None) -> None:
         super().__init__(max_workers=settings.workers, initializer=_init_worker,
                          initargs=(settings.ocr_threads, settings))
         self._settings = settings
         self._token = token
+        # Workers started at once: no more than the run has files (each holds a model, ≈0.9 GB).
+        self._early = settings.workers if early is None else max(1, min(early, settings.workers))
 
     def for_flow(self) -> EarlyProcessPool:
         return EarlyProcessPool(self._settings, token=str(id(self)))
@@ -118,10 +120,10 @@ class EarlyProcessPool(ProcessPoolTaskRunner):
             return self
         super().__enter__()
         self._started_pools[str(id(self))] = self
-        # A spawn pool starts a worker per submission while none is idle: one no-op each starts them all.
+        # A spawn pool starts a worker per submission while none is idle: one no-op each starts that many.
         # (Starting only one beside the server's boot, leaving it a core, measured no faster: 16.9 s
         # against 16.5 s for 1,000 text PDFs on 2 cores.)
-        for _ in range(self._max_workers or 1):
+        for _ in range(self._early):
             self._executor.submit(os.getpid)  # type: ignore[union-attr]
         return self
 
@@ -399,7 +401,8 @@ def run_batch(inputs: list[str], out_dir: str, settings: Settings) -> BatchRepor
 
     flow_ = configured_flow(settings)
     if isinstance(flow_.task_runner, ProcessPoolTaskRunner):
-        pool = EarlyProcessPool(settings)
+        files = len(discover([Path(p) for p in inputs], exclude=[Path(out_dir)]))  # a directory walk: cheap
+        pool = EarlyProcessPool(settings, early=files)
         with pool, prefect_server(one_run=True):
             return flow_.with_options(task_runner=pool.for_flow())(inputs=inputs, out_dir=out_dir, settings=settings)
     with prefect_server(one_run=True):

@@ -102,10 +102,11 @@ def test_early_pool_is_started_before_its_flow_and_shut_down_once(tmp_path):
 
     from pipelines.flows import EarlyProcessPool
 
-    pool = EarlyProcessPool(Settings(home=tmp_path, workers=1))
+    pool = EarlyProcessPool(Settings(home=tmp_path, workers=2), early=1)  # a one-file run: one worker, not two
     for_flow = pool.for_flow()
     assert not isinstance(for_flow.duplicate(), EarlyProcessPool)  # not started yet: an ordinary lazy pool
     with pool:
+        assert len(pool._executor._processes) == 1  # type: ignore[union-attr]
         assert pool._executor.submit(sum, [1, 2]).result(timeout=120) == 3  # its worker is up
         engine_runner = for_flow.duplicate()
         assert engine_runner is pool
