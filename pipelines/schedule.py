@@ -9,6 +9,7 @@ its own lifetime, as ``dangan run`` does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prefect.client.schemas.schedules import CronSchedule
@@ -60,8 +61,6 @@ def export_settings(settings: Settings) -> None:
     environment. Scheduled runs execute in processes the Prefect runner starts, which build their
     ``Settings`` from the environment they inherit: without this they would run on the defaults,
     another home, model and database than the one ``serve`` was started for."""
-    import os
-
     for name in sorted(settings.model_fields_set):
         value = getattr(settings, name)
         if value is None:
