@@ -36,6 +36,10 @@ class Item:
         return normalize_name(self.name)
 
 
+_DASHES = re.compile(r"[\u2010-\u2015\u2212_]")
+_LABEL_CODE = re.compile(r"^([A-Ea-e]\d{0,2}-\d{1,3})(?=$|[\s.\-·:(（\u4e00-\u9fff])")
+
+
 def normalize_name(name: str) -> str:
     text = unicodedata.normalize("NFKC", name)
     return re.sub(r"[\s()（）]", "", text)
@@ -80,6 +84,17 @@ class Catalogue:
     def equivalents(self, code: str) -> list[str]:
         key = self[code].equivalence_key
         return [i.code for i in self.items if i.equivalence_key == key]
+
+    def resolve(self, label: str) -> str | None:
+        """The item code a person's label means, or None: a code as people type it (``c5-1``,
+        full-width ``Ｃ５－１``, ``C5—1``, ``C5_1``), optionally followed by the name (``C5-1 隐蔽工程验收记录``),
+        or the item's catalogue name alone (of same-named items, the first in catalogue order)."""
+        text = _DASHES.sub("-", unicodedata.normalize("NFKC", label)).strip()
+        m = _LABEL_CODE.match(text)
+        if m and (code := m.group(1).upper()) in self:
+            return code
+        key = normalize_name(text)
+        return next((i.code for i in self.items if i.equivalence_key == key), None) if key else None
 
     def order_key(self, code: str) -> tuple[int, int]:
         """Catalogue order: class order then position, for exports grouped as archives hand them in."""

@@ -3,9 +3,11 @@
 Two layouts are read:
 
 * a folder tree whose folder names start with an item code (``C5-1/``, ``C5-1 隐蔽工程验收记录/``,
-  ``C/C5/C5-1/…``): each file takes the code of its nearest such folder;
+  ``C/C5/C5-1/…``) or are an item's catalogue name (``隐蔽工程验收记录/``): each file takes the item of
+  its nearest such folder;
 * a CSV or JSONL file with ``file`` and ``item_code`` columns (paths relative to that file), such as
-  an export of the office's own catalogue register. Extra columns are ignored.
+  an export of the office's own catalogue register; the item may be written as people type it
+  (``c5－1``, ``C5-1 隐蔽工程验收记录``, or the name alone). Extra columns are ignored.
 
 Text is extracted exactly as the batch pipeline does (text layer, OCR where needed) and cached by
 sha256 under the state folder, so retraining or re-evaluating never OCRs the same scan twice.
@@ -18,7 +20,6 @@ import json
 import logging
 import os
 import random
-import re
 from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,7 +33,6 @@ from pipelines.discovery import discover
 from pipelines.settings import Settings
 
 log = logging.getLogger(__name__)
-_CODE_RE = re.compile(r"^([A-E]\d{0,2}-\d{1,3})(?=$|[\s_.\-·：:])", re.IGNORECASE)
 
 
 class LabelledDataError(ValueError):
@@ -55,11 +55,8 @@ class LabelledText:
 
 
 def _code_of(name: str, catalogue: Catalogue) -> str | None:
-    m = _CODE_RE.match(name.strip())
-    if not m:
-        return None
-    code = m.group(1).upper()
-    return code if code in catalogue else None
+    """The item a folder is named after: ``C5-1``, ``C5-1 隐蔽工程验收记录``, ``Ｃ５－１`` or ``隐蔽工程验收记录``."""
+    return catalogue.resolve(name)
 
 
 def load_labelled(source: Path, catalogue: Catalogue) -> list[LabelledFile]:
@@ -97,11 +94,12 @@ def _from_table(path: Path, catalogue: Catalogue) -> list[LabelledFile]:
     base = path.resolve().parent
     out, unknown, missing = [], [], []
     for row in _rows(path):
-        name, code = str(row.get("file") or "").strip(), str(row.get("item_code") or "").strip().upper()
-        if not name or not code:
+        name, label = str(row.get("file") or "").strip(), str(row.get("item_code") or "").strip()
+        if not name or not label:
             continue  # e.g. bad-input rows of a demo inbox, which carry no label
-        if code not in catalogue:
-            unknown.append(code)
+        code = catalogue.resolve(label)  # C5-1, c5－1, "C5-1 隐蔽工程验收记录" or just the item's name
+        if code is None:
+            unknown.append(label)
             continue
         f = (base / name).resolve()
         if not f.is_file():

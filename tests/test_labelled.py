@@ -101,3 +101,30 @@ def test_train_promote_evaluate(archive, tmp_path):
     assert metrics["summary"]["n"] == 24 and metrics["summary"]["item_accuracy"] > 0.5
     for name in ("per_class.csv", "confusion_matrix.csv", "risk_coverage.png", "reliability.png"):
         assert (report / name).stat().st_size > 0, name
+
+
+def test_item_labels_as_people_write_them():
+    """Registers and folder names write codes in full width, with other dashes, followed by the
+    name, or give only the item's name: all of them mean the catalogue item."""
+    from models.catalogue import load_catalogue
+
+    cat = load_catalogue()
+    for label in ("C5-1", "c5-1", "Ｃ５－１", "C5—1", "C5_1", "C5-1 隐蔽工程验收记录", "C5-1隐蔽工程验收记录",
+                  "隐蔽工程验收记录", " 隐蔽工程验收记录 "):
+        assert cat.resolve(label) == "C5-1", label
+    assert cat.resolve("d－10") == "D-10" and cat.resolve("C5-12") == "C5-12"
+    assert cat.equivalent(cat.resolve("工程开工报审表"), "C3-1")  # a shared name: either of its items
+    for label in ("C", "C5", "施工文件", "X1-1", "C5-999", "隐蔽工程"):
+        assert cat.resolve(label) is None, label
+
+
+def test_a_register_with_names_and_full_width_codes_is_read(tmp_path):
+    from models.catalogue import load_catalogue
+    from pipelines.labelled import load_labelled
+
+    for name in ("a.pdf", "b.pdf", "c.pdf"):
+        (tmp_path / name).write_bytes(b"%PDF-1.4")
+    (tmp_path / "register.csv").write_text(
+        "file,item_code\na.pdf,Ｃ５－１\nb.pdf,隐蔽工程验收记录\nc.pdf,C5-14 混凝土浇灌申请书\n", encoding="utf-8")
+    got = {f.display: f.item_code for f in load_labelled(tmp_path / "register.csv", load_catalogue())}
+    assert got == {"a.pdf": "C5-1", "b.pdf": "C5-1", "c.pdf": "C5-14"}
