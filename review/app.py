@@ -347,6 +347,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form = await _form(request)
         user = role_check(request, "reviewer")
         code = str(form.get("item_code", "")).strip()
+        if code != NONE_OF_CATALOGUE:
+            code = ctx.catalogue.resolve(code) or code  # typed as c5－1, or as the item's name
         if code != NONE_OF_CATALOGUE and code not in ctx.catalogue:
             return _page(request, "error.html", {"title": "无效的条目 Invalid item",
                                                  "message": f"{code!r} is not a catalogue item code"}, status=400)

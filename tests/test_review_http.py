@@ -277,6 +277,11 @@ def test_out_of_catalogue_and_invalid_codes(app, fx):
     assert r.status_code == 303
     with db_session(fx) as s:
         assert repo.current_label(s, doc).item_code is None
+    typed = client.post(f"/documents/{doc}/label", data={"csrf_token": csrf, "item_code": "ｃ５－１",
+                                                          "expected_version": "1"}, follow_redirects=False)
+    assert typed.status_code == 303  # a code typed in full width (or an item's name) is the item
+    with db_session(fx) as s:
+        assert repo.current_label(s, doc).item_code == "C5-1"
 
 
 def test_concurrent_edits_conflict_instead_of_overwriting(app, fx):
