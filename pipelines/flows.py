@@ -33,13 +33,13 @@ from prefect.task_runners import ProcessPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from features.errors import DanganError, UnreadableFileError
-from models.registry import RegistryError, model_id
+from features.hashing import sha256_file
 from models.catalogue import load_catalogue
+from models.registry import RegistryError, model_id
 from pipelines.archive import ArchiveStore
 from pipelines.discovery import discover
 from pipelines.exports import RunMeta, render_run_report, write_exports
 from pipelines.exports import preload as preload_exports
-from features.hashing import sha256_file
 from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
 from pipelines.results import ErrorInfo, FileResult, write_csv, write_jsonl, write_text
