@@ -173,12 +173,9 @@ def split_labels(labels: Sequence[ApprovedLabel], heldout_before: set[str], trai
 
 
 def reviewed_split(labels: Sequence[ApprovedLabel]) -> Split:
-    """Reviewers' documents for training, each its own family. They come from the archive the model reads,
-    where a form recurs: a calibration document is then scored by a text model that saw the other reviewed
-    documents, so the combiner learns to trust what reviewers taught. As one family (``train_labelled``'s
-    convention) they were scored by a model that saw none of them, and the combiner learnt to ignore the
-    corrections (measured on a local form: held-out 0 of 7 right instead of 7, and no auto-filing at all)."""
-    return own_split(labels, [f"reviewed:{lab.sha256[:16]}" for lab in labels])
+    """Reviewers' documents for training, each its own family (``own_split``), so the combiner learns to
+    trust what reviewers taught."""
+    return own_split(labels, "reviewed")
 
 
 def upweighted(split: Split, per_item: int, *, repeat: bool = True) -> Split:
