@@ -12,7 +12,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -53,6 +53,15 @@ class Catalogue:
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_code", {i.code: i for i in self.items})
 
+    @cached_property
+    def _by_key(self) -> dict[str, list[str]]:
+        """Codes per equivalence key (same-named items), in catalogue order. Derived when first used,
+        so catalogues pickled inside older model files have it too."""
+        by_key: dict[str, list[str]] = {}
+        for i in self.items:
+            by_key.setdefault(i.equivalence_key, []).append(i.code)
+        return by_key
+
     def __len__(self) -> int:
         return len(self.items)
 
@@ -82,8 +91,7 @@ class Catalogue:
         return a == b or self[a].equivalence_key == self[b].equivalence_key
 
     def equivalents(self, code: str) -> list[str]:
-        key = self[code].equivalence_key
-        return [i.code for i in self.items if i.equivalence_key == key]
+        return list(self._by_key[self[code].equivalence_key])
 
     def resolve(self, label: str) -> str | None:
         """The item code a person's label means, or None: a code as people type it (``c5-1``,
@@ -93,8 +101,7 @@ class Catalogue:
         m = _LABEL_CODE.match(text)
         if m and (code := m.group(1).upper()) in self:
             return code
-        key = normalize_name(text)
-        return next((i.code for i in self.items if i.equivalence_key == key), None) if key else None
+        return next(iter(self._by_key.get(normalize_name(text), ())), None)
 
     def order_key(self, code: str) -> tuple[int, int]:
         """Catalogue order: class order then position, for exports grouped as archives hand them in."""

@@ -237,8 +237,9 @@ class ArchiveClassifier:
         self.weights_ = self._fit_combiner(F, y, sample_weight)
         self.feature_names_ = COMBINER_FEATURES
 
-        self.confidence_map_ = self._fit_confidence_map(self._softmax(F), y)
-        proba = self._recalibrate(self._softmax(F))
+        raw = self._softmax(F)
+        self.confidence_map_ = self._fit_confidence_map(raw, y)
+        proba = self._recalibrate(raw)
         self.threshold_, self.class_threshold_ = self._routing_choice(proba, y)
         phrases = [self.segmenter_.words(p) for k in knowledge.values() for p in (*k.phrases, *k.titles)]
         self.novelty_ = DomainNovelty().fit(self.segmenter_, words + phrases, calib_words)
