@@ -67,12 +67,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"dangan: {exc}", file=sys.stderr)
         return ExitCode.USAGE
-    from pipelines.flows import run_batch
-    from pipelines.progress import RichProgress, set_reporter
+    from pipelines.prefect_env import prefect_server
 
-    if not args.quiet:
-        set_reporter(RichProgress())
-    report = run_batch([str(p) for p in args.inputs], str(args.out), settings)
+    with prefect_server(one_run=True):  # spawned first: it boots while Prefect is imported here
+        from pipelines.flows import run_batch
+        from pipelines.progress import RichProgress, set_reporter
+
+        if not args.quiet:
+            set_reporter(RichProgress())
+        report = run_batch([str(p) for p in args.inputs], str(args.out), settings)
     out = Path(report.out_dir)
     print(f"results: {out / 'results.jsonl'}")
     print(f"         {out / 'results.csv'}, {out / 'results.parquet'}")

@@ -396,17 +396,23 @@ def _report(results: list[FileResult], out: Path, version: str, resumed: int, se
 
 
 def run_batch(inputs: list[str], out_dir: str, settings: Settings) -> BatchReport:
-    """Run ``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default)."""
-    from pipelines.prefect_env import prefect_server
+    """Run ``batch_flow`` on a process pool sized from ``settings`` (one worker per core by default).
 
-    flow_ = configured_flow(settings)
-    if isinstance(flow_.task_runner, ProcessPoolTaskRunner):
-        files = len(discover([Path(p) for p in inputs], exclude=[Path(out_dir)]))  # a directory walk: cheap
-        pool = EarlyProcessPool(settings, early=files)
-        with pool, prefect_server(one_run=True):
-            return flow_.with_options(task_runner=pool.for_flow())(inputs=inputs, out_dir=out_dir, settings=settings)
-    with prefect_server(one_run=True):
-        return flow_(inputs=inputs, out_dir=out_dir, settings=settings)
+    The local Prefect server (unless one is configured, or the caller already spawned it), the
+    workers and this process's remaining start-up all overlap: the flow starts when the server is up.
+    """
+    from pipelines.prefect_env import prefect_api, prefect_server
+
+    with prefect_server(one_run=True) as server:
+        flow_ = configured_flow(settings)
+        if isinstance(flow_.task_runner, ProcessPoolTaskRunner):
+            files = len(discover([Path(p) for p in inputs], exclude=[Path(out_dir)]))  # a directory walk: cheap
+            pool = EarlyProcessPool(settings, early=files)
+            with pool, prefect_api(server):
+                return flow_.with_options(task_runner=pool.for_flow())(inputs=inputs, out_dir=out_dir,
+                                                                       settings=settings)
+        with prefect_api(server):
+            return flow_(inputs=inputs, out_dir=out_dir, settings=settings)
 
 
 def configured_flow(settings: Settings):  # type: ignore[no-untyped-def]

@@ -8,7 +8,13 @@ environment win, so an operator pointing ``PREFECT_API_URL`` at a real server ke
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,34 +52,129 @@ def configure_prefect(prefect_home: Path, verbose: bool = False) -> None:
             os.environ.setdefault(key, value)
 
 
-@contextlib.contextmanager
-def prefect_server(one_run: bool = False) -> Iterator[str | None]:
-    """Use the configured Prefect server, or start one local temporary server for this run
-    (``one_run``: for a single batch run, without the services that schedules need).
+class LocalServer:
+    """A temporary Prefect API server in a subprocess of its own, for one run or one ``serve``.
 
-    Prefect would start its ephemeral server lazily in *each* process that talks to the API, so
-    every process-pool worker would boot its own (≈7 s each). Starting one here and exporting its
-    URL lets the workers, which inherit the environment, report to it. The flow heartbeat (≥1 s per
-    run, and pointless for a server that lives as long as the run) is turned off for it.
+    It is the server Prefect's own ephemeral mode starts (uvicorn on
+    ``prefect.server.api.server:create_app``), started without importing Prefect's server code in
+    this process: that import alone is ≈3 s of CPU (FastAPI, the ORM, every API router) that
+    Prefect's ``SubprocessASGIServer`` spends here *before* it spawns the server. Spawned first, the
+    server boots while this process imports Prefect and the workers load the model.
     """
-    if os.environ.get("PREFECT_API_URL"):
-        yield os.environ["PREFECT_API_URL"]
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    server = SubprocessASGIServer()
-    lean = {key: value for key, value in _RUN_ONLY.items() if key not in os.environ} if one_run else {}
-    os.environ.update(lean)  # read by the server's process, which inherits them at its start
-    try:
-        server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-    finally:
-        for key in lean:
-            os.environ.pop(key, None)
+    def __init__(self, lean: bool = False) -> None:
+        self.lean = lean
+        self.port = 0
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    def start(self) -> LocalServer:
+        self.port = _free_port()
+        env = dict(os.environ, PREFECT_UI_ENABLED="0", PREFECT__SERVER_EPHEMERAL="1", PREFECT__SERVER_FINAL="1")
+        if self.lean:
+            env.update({key: value for key, value in _RUN_ONLY.items() if key not in os.environ})
+        spec = importlib.util.find_spec("prefect")
+        app_dir = Path(next(iter(spec.submodule_search_locations or []))).parent if spec else Path.cwd()
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(app_dir), "--factory",
+             "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
+             "--log-level", "error", "--lifespan", "on"],
+            env=env,
+        )
+        return self
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until the API answers its health check (a busy 2-core box: several seconds)."""
+        timeout = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is None or self._process.poll() is not None:
+                code = None if self._process is None else self._process.returncode
+                raise RuntimeError(f"the local Prefect server on port {self.port} exited (code {code})")
+            try:
+                with _DIRECT.open(f"{self.api_url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:  # not listening yet
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the local Prefect server did not answer within {timeout:.0f} s")
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+_current: LocalServer | None = None
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def prefect_server(one_run: bool = False) -> Iterator[LocalServer | None]:
+    """Use the configured Prefect server (yields None), or start one local temporary server for this
+    run (``one_run``: for a single batch run, without the services that schedules need).
+
+    The server is only *spawned* here; ``prefect_api`` waits for it before the first flow. Nested
+    calls share the outer one's server, so a command can spawn it before importing Prefect at all.
+    Prefect would start its ephemeral server lazily in *each* process that talks to the API, so every
+    process-pool worker would boot its own (≈7 s each). Starting one here and exporting its URL lets
+    the workers, which inherit the environment, report to it.
+    """
+    global _current
+    if _current is not None:  # an outer ``prefect_server`` in this process started it: share it
+        yield _current
+        return
+    if os.environ.get("PREFECT_API_URL"):
+        yield None
+        return
+    server = _current = LocalServer(lean=one_run).start()
     os.environ["PREFECT_API_URL"] = server.api_url
     try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-            yield server.api_url
+        yield server
     finally:
+        _current = None
         os.environ.pop("PREFECT_API_URL", None)
+        _refresh_prefect_globals()
         server.stop()
+
+
+@contextlib.contextmanager
+def prefect_api(server: LocalServer | None) -> Iterator[None]:
+    """Talk to ``server`` once it is up: its URL in Prefect's settings, and no flow heartbeat (≥1 s per
+    run, and pointless for a server that lives as long as the run)."""
+    if server is None:
+        yield
+        return
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    server.wait_ready()
+    _refresh_prefect_globals()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
+
+
+def _refresh_prefect_globals() -> None:
+    """Rebuild Prefect's process-wide settings from the environment, if Prefect is imported: the
+    threads it starts outside any settings context (e.g. forwarding the workers' events) read those,
+    and without the server's URL there they would boot an ephemeral server of their own."""
+    if "prefect.context" in sys.modules:
+        from prefect.context import refresh_global_settings_context
+
+        refresh_global_settings_context()

@@ -75,13 +75,14 @@ def serve_nightly(
 ) -> None:
     from prefect import serve
 
-    from pipelines.prefect_env import prefect_server
+    from pipelines.prefect_env import prefect_api, prefect_server
 
     export_settings(settings)
     deployments = [nightly_deployment(inputs, out_dir, settings, cron)]
     if retrain_cron or settings.retrain_cron:
         deployments.append(retrain_deployment(settings, retrain_cron))
-    with prefect_server() as url:
+    with prefect_server() as server, prefect_api(server):
+        url = server.api_url if server else os.environ["PREFECT_API_URL"]
         names = ", ".join(f"{d.name} ({d.schedules[0].schedule.cron})" for d in deployments)
         print(f"serving {names} against {url}; Ctrl-C stops")
         serve(*deployments, print_starting_message=False)
