@@ -8,8 +8,10 @@ environment win, so an operator pointing ``PREFECT_API_URL`` at a real server ke
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +85,12 @@ class LocalServer:
              "prefect.server.api.server:create_app", "--host", "127.0.0.1", "--port", str(self.port),
              "--log-level", "error", "--lifespan", "on"],
             env=env,
+            # Its own process group: a terminal's Ctrl-C interrupts the command, which still reports
+            # to the server while it winds down, then stops it (in the command's group, the server
+            # died at once and `dangan serve` ended on a connection-error traceback).
+            process_group=0,
+            # Runs in the forked child before exec: one C call, no locks to inherit from other threads.
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
         )
         return self
 
@@ -117,6 +125,15 @@ class LocalServer:
 
 
 _current: LocalServer | None = None
+_PR_SET_PDEATHSIG = 1
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent() -> None:
+    """In the server's process before it runs: SIGTERM when the command dies, even by ``kill -9``,
+    so that no server outlives its run (Linux; elsewhere a killed command can leave it behind)."""
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +59,36 @@ def test_a_server_that_cannot_start_is_reported(monkeypatch):
         assert server is not None
         with pytest.raises(RuntimeError, match="Prefect server"):
             server.wait_ready(timeout=60)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited, it only waits to be reaped
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the parent-death signal is Linux's")
+def test_the_server_does_not_outlive_a_killed_command(tmp_path):
+    """`kill -9` of a run (only its own process) takes its Prefect server down too, and a terminal's
+    Ctrl-C does not reach the server directly: it runs in a process group of its own."""
+    script = (
+        "import os, time\n"
+        "from pipelines.prefect_env import LocalServer\n"
+        "s = LocalServer(lean=True).start()\n"
+        "print(s._process.pid, os.getpgid(s._process.pid), os.getpgid(0), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = dict(os.environ, PREFECT_HOME=str(tmp_path), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    command = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, env=env,
+                               cwd=Path(__file__).resolve().parents[1])
+    server, server_group, command_group = map(int, command.stdout.readline().split())
+    assert server_group != command_group
+    assert _alive(server)
+    command.kill()
+    command.wait()
+    deadline = time.monotonic() + 30
+    while _alive(server) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(server)
