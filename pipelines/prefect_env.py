@@ -1,4 +1,5 @@
-"""Prefect settings for a quiet, fast, offline ephemeral server — applied before Prefect is imported.
+"""Prefect settings for a quiet, fast, offline ephemeral server — applied before Prefect is imported —
+and the local server a command starts for itself.
 
 Measured on this machine (``shared/research/prefect.md``): the flow heartbeat costs ≥1 s per run and
 the event persister / task-run recorder on SQLite caused 12–42 s stalls. Values already set in the
@@ -124,7 +125,8 @@ class LocalServer:
         self._process = None
 
 
-_current: LocalServer | None = None
+_current: LocalServer | None = None  # the server an outer ``prefect_server`` of this process started
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
 _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
@@ -134,7 +136,6 @@ def _die_with_parent() -> None:
     so that no server outlives its run (Linux; elsewhere a killed command can leave it behind)."""
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through an HTTP proxy
 
 
 def _free_port() -> int:
