@@ -3,8 +3,8 @@
 ``data/samples/handwritten/documents.jsonl`` holds 331 document texts (one per catalogue item) in five styles (filled-in form,
 authority approval or permit, excerpt, poor OCR, local name), written for this benchmark from what
 such documents look like, by writers who saw neither the sample generator nor the knowledge files
-(see that folder's README). The ``dev`` split (60) was read to fix gaps in the knowledge files;
-nothing was changed on account of the ``test`` split (271).
+(see that folder's README). The ``dev`` split (131) was read to fix gaps in the knowledge files and
+to judge experiments; nothing was changed on account of the ``test`` split (200).
 
     .venv/bin/python benchmarks/bench_handwritten.py [--split test] [--misses]
 
