@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -66,9 +67,10 @@ class BatchReport(BaseModel):
 
 
 def _init_worker(threads: int, settings: Settings | None = None) -> None:
-    """Each pool worker's start: native thread limits, then (given ``settings``) the model and word
-    segmenter, so a pool started early has them ready when its first batch arrives."""
+    """Each pool worker's start: native thread limits, a watch on its parent, then (given ``settings``)
+    the model and word segmenter, so a pool started early has them ready when its first batch arrives."""
     limit_native_threads(threads)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="dangan-parent-watch", daemon=True).start()
     if settings is not None:
         from pipelines.processing import worker_context
 
@@ -76,6 +78,15 @@ def _init_worker(threads: int, settings: Settings | None = None) -> None:
             worker_context(settings)
         except Exception as exc:  # no model, a tampered one: the first batch reports it as it would have
             log.debug("worker warm-up failed: %s", exc)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose command died without shutting the pool down (``kill -9`` of the command alone)
+    is re-parented: it then exits rather than hold a model (≈0.9 GB) and a core until its queue breaks."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def process_pool(settings: Settings) -> ProcessPoolTaskRunner:

@@ -83,3 +83,37 @@ def test_kill_9_then_rerun_records_every_file_once(trained, test_settings, inbox
     assert len(counts) == N_FILES and all(n == 1 for _, n in counts)  # exactly once each
     assert f"resumed {killed_at}" in again.stdout or "resumed" in again.stdout
     assert sorted(statuses.values()) == ["finished", "interrupted"]
+
+
+def _session_members(session: int) -> list[int]:
+    """Live (not zombie) processes of a session: a command, its pool workers and its Prefect server."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        if fields[0] != "Z" and int(fields[3]) == session:
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_nothing_outlives_a_command_killed_alone(trained, test_settings, inbox, tmp_path):
+    """`kill -9` of the command's own process (not its group): its workers and its Prefect server go too."""
+    db = tmp_path / "alone.db"  # a database of its own: every file is still to do
+    env = dict(os.environ, DANGAN_HOME=str(test_settings.home), DANGAN_WORKERS="2", DANGAN_BATCH_SIZE="1",
+               DANGAN_DATABASE_URL=f"sqlite:///{db}")
+    cmd = [sys.executable, "-m", "pipelines.cli", "run", str(inbox), "--out", str(tmp_path / "out"), "-q"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while _recorded(db, 0) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    assert len(_session_members(proc.pid)) >= 3  # the command, its server, at least one worker
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _session_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session_members(proc.pid) == []
