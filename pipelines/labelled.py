@@ -54,11 +54,6 @@ class LabelledText:
     sha256: str
 
 
-def _code_of(name: str, catalogue: Catalogue) -> str | None:
-    """The item a folder is named after: ``C5-1``, ``C5-1 隐蔽工程验收记录``, ``Ｃ５－１`` or ``隐蔽工程验收记录``."""
-    return catalogue.resolve(name)
-
-
 def load_labelled(source: Path, catalogue: Catalogue) -> list[LabelledFile]:
     """Every labelled file of ``source`` (folder tree, .csv or .jsonl), in a stable order."""
     source = Path(source)
@@ -75,7 +70,8 @@ def _from_tree(root: Path, catalogue: Catalogue) -> list[LabelledFile]:
     out = []
     for job in discover([root]):
         rel = Path(job.display)
-        code = next((c for c in (_code_of(p, catalogue) for p in reversed(rel.parts[:-1])) if c), None)
+        # The nearest folder named by an item: C5-1, C5-1 隐蔽工程验收记录, Ｃ５－１ or 隐蔽工程验收记录.
+        code = next((c for c in map(catalogue.resolve, reversed(rel.parts[:-1])) if c), None)
         if code:
             out.append(LabelledFile(job.path, code, job.display))
     if not out:
