@@ -81,13 +81,29 @@ class Prediction:
 TextModels = tuple[LinearSVC, LinearSVC | None]  # item model, class model (None: one class only)
 
 
+# Weights below this are dropped from the text models. An L2-penalised SVM gives every (item, n-gram)
+# pair a weight, ≈340 MB dense for 331 items; 82% of them are under 1e-3. Dropped and stored sparse
+# (float32) they take 70 MB, so every worker of every run maps and verifies a fifth of the bytes.
+# Measured on 1,655 held-out and hand-written documents: scores move by at most 0.004, and no
+# first answer or route changes.
+COEF_FLOOR = 1e-3
+
+
 def _fit_svm(X: sp.csr_matrix, labels: np.ndarray, mask: np.ndarray | None, C: float, class_of: dict[str, str]) -> TextModels:
     """The item and class text models (a module function: worker processes receive only the data)."""
     if mask is not None:
         X, labels = X[mask], labels[mask]
     classes = np.asarray([class_of[c] for c in labels])
     class_model = LinearSVC(C=C, dual=True, max_iter=2000).fit(X, classes) if len(set(classes)) > 1 else None
-    return LinearSVC(C=C, dual=True, max_iter=2000).fit(X, labels), class_model
+    item_model = LinearSVC(C=C, dual=True, max_iter=2000).fit(X, labels)
+    return _sparse(item_model), (_sparse(class_model) if class_model is not None else None)
+
+
+def _sparse(model: LinearSVC) -> LinearSVC:
+    coef = model.coef_.astype(np.float32)
+    coef[np.abs(coef) < COEF_FLOOR] = 0.0
+    model.coef_ = coef
+    return model.sparsify()  # scikit-learn's own sparse-coefficient form; decision_function accepts it
 
 
 def _decision(model: LinearSVC, X: sp.csr_matrix) -> np.ndarray:
