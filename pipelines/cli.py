@@ -120,12 +120,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.per_item:
         settings = settings.model_copy(update={"train_per_item": args.per_item})
     if args.labelled is None:
-        print("training the seed model on the generated sample corpus …", file=sys.stderr)
+        print("training the seed model on the sample corpus (generated + hand-written) …", file=sys.stderr)
         _print_outcome(train_default(settings))
         return ExitCode.OK
     from pipelines.labelled import LabelledDataError
 
-    print(f"training on {args.labelled}{'' if args.no_seed else ' + the generated seed corpus'} …", file=sys.stderr)
+    print(f"training on {args.labelled}{'' if args.no_seed else ' + the seed corpus'} …", file=sys.stderr)
     try:
         result = train_labelled(args.labelled, settings, with_seed=not args.no_seed, activate=not args.no_activate)
     except (LabelledDataError, ValueError) as exc:
@@ -210,7 +210,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from pipelines.retrain import retrain
 
     actor = f"cli:{_login_name('unknown')}"
-    print("retraining on the approved labels (+ the generated seed corpus) …", file=sys.stderr)
+    print("retraining on the approved labels (+ the seed corpus) …", file=sys.stderr)
     outcome = retrain(settings, out=args.out, actor=actor, force=args.force)
     print(outcome.summary)
     print(f"report: {outcome.report_path}")
@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", parents=[common], help="train and register a model")
     train.add_argument("labelled", nargs="?", type=Path, metavar="LABELLED",
                        help="your catalogued files: folder tree by item code (C5-1/…) or CSV/JSONL of file,item_code; "
-                            "without it, the generated seed corpus")
+                            "without it, the seed corpus (generated + hand-written)")
     train.add_argument("--no-seed", action="store_true", help="train on LABELLED only, without the seed corpus")
     train.add_argument("--no-activate", action="store_true", help="register without making it the active model")
     train.add_argument("--if-missing", action="store_true", help="only when no model is active yet")

@@ -1,8 +1,8 @@
 """``dangan retrain``: reviewers' labels flow back into the model.
 
-A retrain learns from every approved label (reviewers', imports') plus the generated seed corpus,
-registers the result as a *candidate* (not active), scores the candidate and the active model on the
-same held-out documents, and promotes the candidate only if it is not worse:
+A retrain learns from every approved label (reviewers', imports') plus the seed corpus (generated and
+hand-written texts), registers the result as a *candidate* (not active), scores the candidate and the
+active model on the same held-out documents, and promotes the candidate only if it is not worse:
 
 * **reviewers' held-out** — approved documents no model trained on: the candidate's item accuracy
   must be at least the active model's (the corrections must not be lost);
@@ -47,7 +47,7 @@ from pipelines.db.review import ApprovedLabel, approved_labels
 from pipelines.evaluate import as_scored
 from pipelines.settings import Settings
 from pipelines.storage import Database
-from pipelines.training import Split, generated_splits, own_split, train_with_seed
+from pipelines.training import Split, own_split, seed_splits, train_with_seed
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +345,7 @@ def retrain(settings: Settings, *, out: Path | None = None, actor: str = "retrai
         return finish("unchanged", [(f"the approved labels are those {last['candidate']} was trained on: "
                                      "nothing new to learn (--force retrains)")])
 
-    seed = generated_splits(settings)
+    seed = seed_splits(settings)
     reviewed = reviewed_split(split.heldout)
     trained = train_with_seed(
         upweighted(reviewed_split(split.train), settings.train_per_item),
@@ -353,7 +353,7 @@ def retrain(settings: Settings, *, out: Path | None = None, actor: str = "retrai
         settings,
         seed=seed, activate=False,
         notes=f"retrain: {len(split.train) + len(split.calib)} approved labels ({_sources(by_source)}), "
-              f"+ generated seed corpus; {len(split.heldout)} held out",
+              f"+ seed corpus; {len(split.heldout)} held out",
     )
     candidate = trained.version
     candidate_score = score_predictions(  # the test ``train_with_seed`` scored: reviewers' held-out, then seed test

@@ -1,9 +1,11 @@
-"""Training: the seed model from the generated sample corpus, or a model from an archive's own
-labelled files; each evaluated on documents it never saw, then registered with its metrics."""
+"""Training: the seed model from the sample corpus (generated and hand-written texts), or a model from
+an archive's own labelled files; each evaluated on documents it never saw, then registered with its
+metrics."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import time
 from collections.abc import Sequence
@@ -114,6 +116,31 @@ def generated_splits(settings: Settings) -> dict[str, Split]:
     return out
 
 
+HANDWRITTEN_TRAIN = Path(__file__).resolve().parents[1] / "data" / "samples" / "handwritten" / "train.jsonl"
+
+
+def handwritten_split(path: Path = HANDWRITTEN_TRAIN) -> Split:
+    """Hand-written document texts for training (``data/samples/handwritten/README.md``): each writer is
+    one family, so calibration scores a writer's documents with a text model that never saw that writer."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return Split([r["text"] for r in rows], [r["item_code"] for r in rows], [f"handwritten:{r['writer']}" for r in rows])
+
+
+def seed_splits(settings: Settings) -> dict[str, Split]:
+    """The seed corpus: the generated splits, with the hand-written training texts in both train and
+    calib (the family folds keep each calibration score out-of-writer).
+
+    Generated documents share the generator's vocabulary; 331 texts by three other writers taught the
+    text model, and the combiner, what other people write. Measured by writer (train on three, score
+    the other three, both ways): item accuracy 88.2% → 89.4% and 88.5% → 89.4%; generated held-out
+    90.0% → 91.5%. In calib as well, the auto threshold is chosen on documents like real ones too:
+    held-out coverage falls (45% → 37%) and auto precision on the unseen writers rises (98.4% → 98.8%).
+    The test split stays generated-only, so the registry's held-out figures compare across versions."""
+    splits = generated_splits(settings)
+    handwritten = handwritten_split()
+    return {**splits, "train": splits["train"] + handwritten, "calib": splits["calib"] + handwritten}
+
+
 def routing_metrics(catalogue: Catalogue, preds: list[Prediction], truth: Sequence[str]) -> dict[str, float | None]:
     """What each route delivers on held-out data: its share and how often it is right at its level."""
     n = len(truth) or 1
@@ -171,16 +198,17 @@ def train_and_register(
 
 
 def train_default(settings: Settings) -> TrainingOutcome:
-    """The seed model: generated corpus only."""
-    splits = generated_splits(settings)
+    """The seed model: the generated corpus and the hand-written training texts."""
+    splits = seed_splits(settings)
     return train_and_register(
         splits["train"], splits["calib"], splits["test"], settings,
-        notes=f"seed corpus: generated, seed {settings.seed}, {settings.train_per_item}/item train",
+        notes=f"seed corpus: generated (seed {settings.seed}, {settings.train_per_item}/item train) "
+              "+ hand-written training texts",
     )
 
 
 def train_labelled(source: Path, settings: Settings, *, with_seed: bool = True, activate: bool = True) -> LabelledOutcome:
-    """A model from an archive's own catalogued files (plus, by default, the generated seed corpus).
+    """A model from an archive's own catalogued files (plus, by default, the seed corpus).
 
     The held-out test is the archive's own documents only: that is the accuracy the office will see.
     """
@@ -196,8 +224,8 @@ def train_labelled(source: Path, settings: Settings, *, with_seed: bool = True, 
     outcome = train_with_seed(
         own_split(parts["train"], "archive"), own_split(parts["calib"], "archive"),
         own_split(parts["test"], "archive"),
-        settings, seed=generated_splits(settings) if with_seed else None, activate=activate,
-        notes=f"labelled: {source.name} ({len(docs)} documents{', + generated seed corpus' if with_seed else ''})",
+        settings, seed=seed_splits(settings) if with_seed else None, activate=activate,
+        notes=f"labelled: {source.name} ({len(docs)} documents{', + seed corpus' if with_seed else ''})",
     )
     return LabelledOutcome(outcome, len(files), problems, len(parts["test"]))
 
