@@ -49,7 +49,10 @@ from models.routing import Route, ThresholdChoice, choose_threshold
 # ``class_score``: a second linear model trained on the 26 classes (more examples per label, so it
 # generalises to unseen layouts better than the item model) gives every item its class's score, and
 # ``class_top`` marks the items of that model's top class.
-COMBINER_FEATURES = ("text_score", "text_top", "text_top3", "text_pos", "class_score", "class_top", *EVIDENCE_FEATURES)
+# ``text_gap``: the text model's lead over its runner-up, on its top item only (how decisive it is).
+COMBINER_FEATURES = (
+    "text_score", "text_top", "text_top3", "text_pos", "text_gap", "class_score", "class_top", *EVIDENCE_FEATURES
+)
 TOP_K = 5
 
 
@@ -304,8 +307,21 @@ class ArchiveClassifier:
 
         w0 = np.zeros(d)
         w0[0] = 1.0
-        res = minimize(loss, w0, jac=True, method="L-BFGS-B")
+        res = minimize(loss, w0, jac=True, method="L-BFGS-B", bounds=self._combiner_bounds(d))
         return res.x
+
+    @staticmethod
+    def _combiner_bounds(d: int) -> list[tuple[float | None, float | None]]:
+        """A higher text-model score never lowers an item's probability: the weights of the scores
+        (``text_score``, its positive part, ``class_score``) are kept ≥ 0.
+
+        Unconstrained, maximum likelihood gave ``text_score`` a negative weight (−0.9): with the
+        top-1/top-3 indicators carrying the text model's ranking, the raw score's slope was fitted
+        to the calibration documents' noise. A runner-up 1.2 below the top then outscored the top on
+        the text model's part of the utility, and a document with no catalogue evidence (a local
+        form a reviewer taught) went to its runner-up."""
+        monotone = {COMBINER_FEATURES.index(f) for f in ("text_score", "text_pos", "text_gap", "class_score")}
+        return [(0.0, None) if i in monotone else (None, None) for i in range(d)]
 
     # -------------------------------------------------------------------------------- predict
     def _vectorize(self, texts: Sequence[str]) -> sp.csr_matrix:
@@ -337,10 +353,12 @@ class ArchiveClassifier:
         third = -np.partition(-item, min(2, item.shape[1] - 1), axis=1)[:, min(2, item.shape[1] - 1)]
         top3 = (item >= third[:, None]).astype(np.float32)
         pos = np.maximum(item, 0.0)
+        second = -np.partition(-item, min(1, item.shape[1] - 1), axis=1)[:, min(1, item.shape[1] - 1)]
+        gap = top * (item - second[:, None])
         cls_top = (cls >= cls.max(axis=1, keepdims=True)).astype(np.float32)
         ev = self.evidence_.transform(texts)
-        return np.concatenate([item[..., None], top[..., None], top3[..., None], pos[..., None], cls[..., None],
-                               cls_top[..., None], ev], axis=2)
+        return np.concatenate([item[..., None], top[..., None], top3[..., None], pos[..., None], gap[..., None],
+                               cls[..., None], cls_top[..., None], ev], axis=2)
 
     def _softmax(self, F: np.ndarray) -> np.ndarray:
         return softmax(F @ self.weights_, axis=1)
@@ -391,9 +409,17 @@ class ArchiveClassifier:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         self._check_fitted()
-        words = [self.segmenter_.words(t) for t in texts]
-        proba = self._proba(texts) if texts else np.zeros((0, len(self.codes_)))
-        return [self._prediction(row, self.novelty_.score_words(w)) for row, w in zip(proba, words)]
+        if not texts:
+            return []
+        F = self._combiner_features(texts)
+        proba = self._recalibrate(self._softmax(F))
+        names = list(COMBINER_FEATURES)
+        fields, keywords = F[:, :, names.index("field_frac")], F[:, :, names.index("keyword_frac")]
+        evidence = F[:, :, names.index("head_cover")].max(axis=1) + (fields + keywords).max(axis=1)
+        return [
+            self._prediction(row, self.novelty_.score_words(self.segmenter_.words(t), float(e)))
+            for row, t, e in zip(proba, texts, evidence)
+        ]
 
     # ------------------------------------------------------------------------ hierarchy & groups
     def _groups(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

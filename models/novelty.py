@@ -23,6 +23,11 @@ from features.segmentation import Segmenter, load_terms, normalize_text
 
 _CLIP = 6.0  # per-word log-ratio bound (nats)
 _MIN_WORDS = 3  # below this the text is too short to judge; it is never called out-of-domain
+# Catalogue evidence (``models.evidence``: best head-line coverage of an item name + best share of an
+# item's field labels and keywords) below which a text shows no sign of any catalogue form.
+# Measured: 1,655 hand-written archive texts ≥ 0.85, 1,324 generated held-out ≥ 0.58; a menu, novel,
+# news item, recipe and restaurant invoice 0.17–0.39.
+EVIDENCE_FLOOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,20 @@ class DomainNovelty:
             s += min(_CLIP, math.log(d / g))
         return s / len(words), len(words)
 
-    def score(self, text: str) -> NoveltyScore:
-        return self.score_words(self.segmenter_.words(text))
+    def score(self, text: str, evidence: float | None = None) -> NoveltyScore:
+        return self.score_words(self.segmenter_.words(text), evidence)
 
-    def score_words(self, words: list[str]) -> NoveltyScore:
-        """As ``score``, for text already segmented by the same segmenter."""
+    def score_words(self, words: list[str], evidence: float | None = None) -> NoveltyScore:
+        """As ``score``, for text already segmented by the same segmenter.
+
+        Out of domain: below the threshold; or, when the text shows no catalogue evidence
+        (``evidence`` < ``EVIDENCE_FLOOR``), below the low tail of in-domain documents itself. Word
+        statistics alone leave a gap of ~0.1 between business papers and real archive texts: a
+        restaurant invoice scores 0.61 (its 名称, 金额, 税率, 有限公司 are every contract's words), the
+        lowest of 1,655 hand-written archive texts 0.72 (a relocation compensation agreement). Those
+        texts all name a form or carry its fields; the invoice does neither."""
         value, n = self._raw_words(words)
-        return NoveltyScore(value, n, n >= _MIN_WORDS and value < self.threshold_)
+        cut = self.threshold_
+        if evidence is not None and evidence < EVIDENCE_FLOOR:
+            cut = max(cut, self.domain_low_)
+        return NoveltyScore(value, n, n >= _MIN_WORDS and value < cut)

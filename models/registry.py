@@ -52,7 +52,8 @@ from features.hashing import sha256_file
 # v3: class-level text model and route, novelty (out-of-catalogue) model
 # v4: character n-gram text model (no word n-grams); combiner gains top-3 and class-top features
 # v5: Platt scaling of the top answer's confidence (confidence_map_)
-FORMAT_VERSION = 5
+# v6: combiner gains text_gap, its text-score weights are kept ≥ 0; sparse float32 text-model weights
+FORMAT_VERSION = 6
 _ARTIFACT = "model.joblib"
 _MANIFEST = "manifest.json"
 _ACTIVE = "ACTIVE"
