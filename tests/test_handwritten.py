@@ -23,7 +23,7 @@ def test_every_record_is_a_labelled_document_of_a_known_split_and_style():
     assert len(moved) == 6 and all(r["relabelled"].startswith("written as ") for r in moved)
 
 
-def test_training_texts_cover_every_item_twice_by_two_writers_and_none_is_an_evaluation_text():
+def test_training_texts_cover_every_item_four_times_by_four_writers_and_none_is_an_evaluation_text():
     from pipelines.training import handwritten_split
 
     catalogue = load_catalogue()
@@ -32,8 +32,8 @@ def test_training_texts_cover_every_item_twice_by_two_writers_and_none_is_an_eva
     for r in rows:
         assert r["item_code"] in catalogue and len(r["text"]) >= 100
         writers_of.setdefault(r["item_code"], set()).add(r["writer"])
-    assert set(writers_of) == set(catalogue.codes) and all(len(w) == 2 for w in writers_of.values())
+    assert set(writers_of) == set(catalogue.codes) and all(len(w) == 4 for w in writers_of.values())
     evaluation = {json.loads(line)["text"] for line in DOCUMENTS.read_text(encoding="utf-8").splitlines()}
     assert not evaluation & {r["text"] for r in rows}
     split = handwritten_split()
-    assert len(split.texts) == len(rows) and set(split.groups) == {f"handwritten:t{i}" for i in range(1, 7)}
+    assert len(split.texts) == len(rows) and set(split.groups) == {f"handwritten:t{i}" for i in range(1, 13)}
