@@ -105,12 +105,19 @@ def _fit_svm(X: sp.csr_matrix, labels: np.ndarray, mask: np.ndarray | None, C: f
 def _sparse(model: LinearSVC) -> LinearSVC:
     coef = model.coef_.astype(np.float32)
     coef[np.abs(coef) < COEF_FLOOR] = 0.0
-    model.coef_ = coef
-    return model.sparsify()  # scikit-learn's own sparse-coefficient form; decision_function accepts it
+    # Column-major, so that ``coef_.T`` is a CSR matrix without a copy: ``_decision``'s product.
+    model.coef_ = sp.csc_matrix(coef)
+    return model
 
 
 def _decision(model: LinearSVC, X: sp.csr_matrix) -> np.ndarray:
-    raw = model.decision_function(X)
+    """Scores of every label (columns). Sparse weights are applied as CSR × CSR here: scikit-learn's
+    ``decision_function`` takes 7× longer on them (0.65 s against 0.09 s for 400 documents)."""
+    if sp.issparse(model.coef_):
+        raw = (X @ model.coef_.T).toarray() + model.intercept_
+        raw = raw.ravel() if raw.shape[1] == 1 else raw
+    else:
+        raw = model.decision_function(X)
     return np.stack([-raw, raw], axis=1) if raw.ndim == 1 else raw  # two labels: one column
 
 
@@ -313,7 +320,7 @@ class ArchiveClassifier:
     @staticmethod
     def _combiner_bounds(d: int) -> list[tuple[float | None, float | None]]:
         """A higher text-model score never lowers an item's probability: the weights of the scores
-        (``text_score``, its positive part, ``class_score``) are kept ≥ 0.
+        (``text_score``, its positive part, ``text_gap``, ``class_score``) are kept ≥ 0.
 
         Unconstrained, maximum likelihood gave ``text_score`` a negative weight (−0.9): with the
         top-1/top-3 indicators carrying the text model's ranking, the raw score's slope was fitted

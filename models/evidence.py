@@ -114,20 +114,34 @@ class CatalogueEvidence:
         return len(EVIDENCE_FEATURES)
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
+        """Evidence blocks of many texts. Every head line and every body is vectorised in one call
+        each: called per document, scikit-learn's per-call overhead was 40% of the time."""
         out = np.zeros((len(texts), len(self.codes), self.n_features), dtype=np.float32)
+        if not texts:
+            return out
         name_sizes = np.asarray(self.names_matrix.sum(axis=1)).ravel()
         name_sizes[name_sizes == 0] = 1
-        for d, text in enumerate(texts):
-            out[d] = self._one(text, name_sizes)
+        names_t = self.names_matrix.T.tocsr()
+        heads = [head_lines(t) for t in texts]
+        flat = [line for head in heads for line in head]
+        lines_m = self.vectorizer.transform(flat) if flat else None
+        bodies = [compact(t) for t in texts]
+        body_cover = (self.vectorizer.transform(bodies) @ names_t).toarray() / name_sizes[None, :]
+        start = 0
+        for d, (head, body) in enumerate(zip(heads, bodies)):
+            line_m = lines_m[start : start + len(head)] if head and lines_m is not None else None
+            start += len(head)
+            out[d] = self._one(line_m, body, body_cover[d], name_sizes, names_t)
         return out
 
-    def _one(self, text: str, name_sizes: np.ndarray) -> np.ndarray:
+    def _one(
+        self, line_m: sp.csr_matrix | None, body: str, body_cover: np.ndarray, name_sizes: np.ndarray,
+        names_t: sp.csr_matrix,
+    ) -> np.ndarray:
         n_items = len(self.codes)
         feats = np.zeros((n_items, self.n_features), dtype=np.float32)
-        lines = head_lines(text)
-        if lines:
-            line_m = self.vectorizer.transform(lines)  # (L, V)
-            overlap = (line_m @ self.names_matrix.T).toarray()  # (L, n_names)
+        if line_m is not None:
+            overlap = (line_m @ names_t).toarray()  # (L, n_names)
             cover = overlap / name_sizes[None, :]
             line_sizes = np.asarray(line_m.sum(axis=1)).ravel()
             line_sizes[line_sizes == 0] = 1
@@ -147,10 +161,7 @@ class CatalogueEvidence:
             rows = np.flatnonzero(title_like.any(axis=1))
             if rows.size:
                 feats[:, 8] = _max_by_owner(title_like[rows[0]].astype(np.float32), self.name_owner, n_items)
-        body = compact(text)
         if body:
-            body_m = self.vectorizer.transform([body])
-            body_cover = (body_m @ self.names_matrix.T).toarray().ravel() / name_sizes
             feats[:, 4] = _max_by_owner((body_cover >= 0.999).astype(np.float32), self.name_owner, n_items)
             present = np.fromiter((t in body for t in self.terms), dtype=np.float32, count=len(self.terms))
             fields, keywords, authority = (m @ present for m in self.term_incidence)
