@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.baseline import PaperlessBaseline  # noqa: E402
-from models.catalogue import load_catalogue  # noqa: E402
-from models.classifier import ArchiveClassifier  # noqa: E402
-from models.evaluation import score  # noqa: E402
-from models.reports import write_evaluation_report  # noqa: E402
-from pipelines.evaluate import as_scored  # noqa: E402
-from pipelines.settings import Settings  # noqa: E402
-from pipelines.training import routing_metrics, seed_splits  # noqa: E402
+from models.baseline import PaperlessBaseline
+from models.catalogue import load_catalogue
+from models.classifier import ArchiveClassifier
+from models.evaluation import score
+from models.reports import write_evaluation_report
+from pipelines.evaluate import as_scored
+from pipelines.settings import Settings
+from pipelines.training import routing_metrics, seed_splits
 
 
 def _fmt(m) -> str:  # type: ignore[no-untyped-def]
@@ -40,9 +40,10 @@ def _fmt(m) -> str:  # type: ignore[no-untyped-def]
 
 def ocr_scans(docs, clf, n: int, seed: int):  # type: ignore[no-untyped-def]
     """Render ``n`` documents as degraded scans, extract them for real, return (texts, labels)."""
+    from samplegen.render import render_scan  # type: ignore[import-not-found]
+
     from features.extraction import extract_document
     from features.ocr.registry import create_engine
-    from samplegen.render import render_scan  # type: ignore[import-not-found]
 
     rng = random.Random(seed)
     picked = rng.sample(docs, min(n, len(docs)))

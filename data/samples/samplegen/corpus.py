@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import Literal
 
 from models.catalogue import load_catalogue
-
 from samplegen.context import Ctx
 from samplegen.doc import SampleDoc, blocks_text
 from samplegen.families import FAMILIES, heldout_family_weights, train_family_weights
