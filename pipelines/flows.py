@@ -82,7 +82,10 @@ def _init_worker(threads: int, settings: Settings | None = None) -> None:
 
 def _exit_with_parent(parent: int) -> None:
     """A worker whose command died without shutting the pool down (``kill -9`` of the command alone)
-    is re-parented: it then exits rather than hold a model (≈0.9 GB) and a core until its queue breaks."""
+    is re-parented: it then exits rather than hold a model (≈0.9 GB) and a core until its queue breaks.
+
+    Not the server's ``PR_SET_PDEATHSIG`` (``prefect_env``): that signal follows the *thread* that
+    created the process, and the pool may spawn workers from a thread that ends before the run does."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent:
