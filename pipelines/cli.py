@@ -70,6 +70,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.prefect_env import prefect_server
 
     with prefect_server(one_run=True):  # spawned first: it boots while Prefect is imported here
+        if not (settings.dask_address or settings.dask_workers):  # the default process pool's workers:
+            from pipelines.worker_preload import start_fork_server  # their preload starts now too
+
+            start_fork_server(settings)
         from pipelines.flows import run_batch
         from pipelines.progress import RichProgress, set_reporter
 

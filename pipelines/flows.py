@@ -17,10 +17,12 @@ from __future__ import annotations
 import logging
 import math
 import os
+import select
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
@@ -30,7 +32,7 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
-from prefect.task_runners import ProcessPoolTaskRunner
+from prefect.task_runners import ProcessPoolTaskRunner, _initialize_process_pool_worker
 from pydantic import BaseModel, Field
 
 from features.errors import DanganError, UnreadableFileError
@@ -45,6 +47,7 @@ from pipelines.processing import FileJob, limit_native_threads, process_batch
 from pipelines.progress import reporter
 from pipelines.results import ErrorInfo, FileResult, write_csv, write_jsonl, write_text
 from pipelines.settings import Settings
+from pipelines.worker_preload import start_fork_server
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +69,13 @@ class BatchReport(BaseModel):
     slowest: list[tuple[str, float]] = Field(default_factory=list)
 
 
-def _init_worker(threads: int, settings: Settings | None = None) -> None:
-    """Each pool worker's start: native thread limits, a watch on its parent, then (given ``settings``)
-    the model and word segmenter, so a pool started early has them ready when its first batch arrives."""
+def _init_worker(threads: int, settings: Settings | None = None, command: int | None = None) -> None:
+    """Each pool worker's start: native thread limits, a watch on the command that runs the pool
+    (``command``: its pid; by default the worker's parent), then (given ``settings``) the model and
+    word segmenter, unless the worker was forked with them, so it has them when its first batch arrives."""
     limit_native_threads(threads)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="dangan-parent-watch", daemon=True).start()
+    threading.Thread(target=_exit_with_command, args=(command or os.getppid(),), name="dangan-command-watch",
+                     daemon=True).start()
     if settings is not None:
         from pipelines.processing import worker_context
 
@@ -80,15 +85,25 @@ def _init_worker(threads: int, settings: Settings | None = None) -> None:
             log.debug("worker warm-up failed: %s", exc)
 
 
-def _exit_with_parent(parent: int) -> None:
+def _exit_with_command(pid: int) -> None:
     """A worker whose command died without shutting the pool down (``kill -9`` of the command alone)
-    is re-parented: it then exits rather than hold a model (≈0.9 GB) and a core until its queue breaks.
+    exits rather than hold a model (≈0.6 GB) and a core until its queue breaks.
 
-    Not the server's ``PR_SET_PDEATHSIG`` (``prefect_env``): that signal follows the *thread* that
-    created the process, and the pool may spawn workers from a thread that ends before the run does."""
+    The command is watched by pid, not as the parent: a fork server's workers are its children, and
+    it lives on as long as any of them does. Not the server's ``PR_SET_PDEATHSIG`` (``prefect_env``)
+    either: that signal follows the *thread* that created the process."""
+    try:
+        handle = os.pidfd_open(pid)  # readable once the process has exited (Linux ≥ 5.3)
+    except (AttributeError, OSError):
+        handle = None
+    if handle is not None:
+        select.select([handle], [], [])
+        os._exit(1)
     while True:
         time.sleep(1.0)
-        if os.getppid() != parent:
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):  # gone (or its pid now names someone else's process)
             os._exit(1)
 
 
@@ -101,7 +116,9 @@ def process_pool(settings: Settings) -> ProcessPoolTaskRunner:
 
 class EarlyProcessPool(ProcessPoolTaskRunner):
     """A process pool started before its flow, so the workers' start (imports, model, segmenter:
-    ≈4 s) overlaps the local Prefect server's boot (≈5 s) instead of following it.
+    ≈5–7 s of CPU) overlaps the local Prefect server's boot (≈5 s) instead of following it. The
+    workers are forked from a server that has done that start once (``worker_preload``), rather
+    than spawned to do it each as in Prefect's own pool.
 
     ``with EarlyProcessPool(settings) as pool`` starts the workers; the flow gets ``pool.for_flow()``,
     an unstarted runner that names the pool by a token. The flow engine enters a *duplicate* of its
@@ -132,13 +149,21 @@ class EarlyProcessPool(ProcessPoolTaskRunner):
     def __enter__(self) -> Self:
         if self._started:
             return self
-        super().__enter__()
+        super().__enter__()  # Prefect's: the queue workers forward events on, and a spawn executor
+        self._executor.shutdown(wait=False)  # type: ignore[union-attr]  # (no worker started yet)
+        self._executor = executor = ProcessPoolExecutor(
+            max_workers=self._max_workers, mp_context=start_fork_server(self._settings),
+            initializer=_initialize_process_pool_worker,
+            initargs=(self._subprocess_message_queue, _init_worker,
+                      (self._settings.ocr_threads, self._settings, os.getpid())),
+        )
         self._started_pools[str(id(self))] = self
-        # A spawn pool starts a worker per submission while none is idle: one no-op each starts that many.
-        # (Starting only one beside the server's boot, leaving it a core, measured no faster: 16.9 s
-        # against 16.5 s for 1,000 text PDFs on 2 cores.)
+        # Such a pool starts a worker per submission while none is idle: one no-op each starts that many.
+        # The first waits for the rest of the fork server's preload (``dangan run`` started it with the
+        # Prefect server). (Starting only one beside the server's boot, leaving it a core, measured no
+        # faster: 16.9 s against 16.5 s for 1,000 text PDFs on 2 cores, with spawned workers.)
         for _ in range(self._early):
-            self._executor.submit(os.getpid)  # type: ignore[union-attr]
+            executor.submit(os.getpid)
         return self
 
     def __exit__(

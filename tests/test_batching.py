@@ -1,5 +1,8 @@
 """Files per Prefect task: large enough that task bookkeeping stays small, small enough to balance."""
 
+import os
+import subprocess
+import sys
 from collections import deque
 from pathlib import Path
 
@@ -7,6 +10,7 @@ from pipelines.flows import MAX_BATCH, PROBE_FILES, TASK_SECONDS, BatchPlan, bat
 from pipelines.processing import FileJob
 from pipelines.results import FileResult
 from pipelines.settings import Settings
+from pipelines.worker_preload import PRELOAD_ENV
 
 
 def test_adaptive_batch_size(tmp_path):
@@ -116,3 +120,35 @@ def test_early_pool_is_started_before_its_flow_and_shut_down_once(tmp_path):
         assert not pool._started and pool._executor is None
     assert not pool._started  # the outer exit was a no-op
     assert not isinstance(for_flow.duplicate(), EarlyProcessPool)
+
+
+def _worker_view() -> tuple[int, bool, str | None]:
+    import pipelines.processing
+
+    return os.getppid(), pipelines.processing._CONTEXT is not None, os.environ.get(PRELOAD_ENV)
+
+
+def test_pool_workers_are_forked_ready_from_the_preloading_fork_server(trained, test_settings):
+    """The workers are not spawned by this process (each doing the imports and model load again) but
+    forked by the fork server; they have their model, and the preload's settings leave no trace."""
+    from pipelines.flows import EarlyProcessPool
+
+    with EarlyProcessPool(test_settings, early=2) as pool:
+        views = [pool._executor.submit(_worker_view).result(timeout=300) for _ in range(4)]  # type: ignore[union-attr]
+        with pool:  # the flow engine's enter and exit: shuts it down
+            pass
+    assert all(parent != os.getpid() for parent, _, _ in views)  # the fork server's children
+    assert all(ready for _, ready, _ in views)
+    assert not any(env for _, _, env in views) and PRELOAD_ENV not in os.environ
+
+
+def test_the_preload_loads_the_model_for_the_given_settings_and_never_fails(trained, test_settings, tmp_path):
+    """What the fork server does on import, in a fresh interpreter: with the run's settings, the
+    worker context is ready; with settings it cannot use (no model there), it imports and moves on."""
+    probe = ("import os, pipelines.worker_preload as w, pipelines.processing as p; "
+             "print(p._CONTEXT is not None and str(p._CONTEXT.settings.home), w.PRELOAD_ENV in os.environ)")
+    for settings, expect in ((test_settings, str(test_settings.home)), (Settings(home=tmp_path), "False")):
+        env = dict(os.environ, **{PRELOAD_ENV: settings.model_dump_json()})
+        out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=300,
+                             cwd=Path(__file__).resolve().parents[1], check=True).stdout.split()
+        assert out == [expect, "False"]
