@@ -8,6 +8,7 @@ Results and the summary go to stdout; progress and logs go to stderr.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -464,5 +465,13 @@ def main(argv: list[str] | None = None) -> int:
         return ExitCode.FATAL
 
 
+def console_main() -> None:
+    """The ``dangan`` command. Its objects are left to the exit: the interpreter's final garbage
+    collections over a run's million objects (Prefect, pandas, the results) took ≈0.8 s of every command."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()
