@@ -48,6 +48,8 @@ def start_fork_server(settings: Settings) -> BaseContext:
     and the Prefect server boots. The settings leave the environment as soon as the server has
     started, so no other process started from this one inherits them.
     """
+    if "forkserver" not in multiprocessing.get_all_start_methods():  # Windows: workers start from scratch
+        return multiprocessing.get_context("spawn")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload([__name__])
     os.environ[PRELOAD_ENV] = settings.model_dump_json()
