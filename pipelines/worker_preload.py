@@ -76,6 +76,7 @@ def _preload() -> None:
     worker_context(settings)
 
 
+# At the end: ``pipelines.flows``, which the preload imports, imports ``start_fork_server`` from here.
 try:
     _preload()
 except Exception as exc:  # noqa: BLE001  never fatal: see the module docstring
