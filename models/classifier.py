@@ -353,10 +353,10 @@ class ArchiveClassifier:
     def _features_from(self, s: np.ndarray, texts: Sequence[str]) -> np.ndarray:
         item, cls = s[:, :, 0], s[:, :, 1]
         top = (item >= item.max(axis=1, keepdims=True)).astype(np.float32)
-        third = -np.partition(-item, min(2, item.shape[1] - 1), axis=1)[:, min(2, item.shape[1] - 1)]
+        ranks = [min(1, item.shape[1] - 1), min(2, item.shape[1] - 1)]  # the runner-up and the third
+        second, third = (-np.partition(-item, ranks, axis=1)[:, ranks]).T
         top3 = (item >= third[:, None]).astype(np.float32)
         pos = np.maximum(item, 0.0)
-        second = -np.partition(-item, min(1, item.shape[1] - 1), axis=1)[:, min(1, item.shape[1] - 1)]
         gap = top * (item - second[:, None])
         cls_top = (cls >= cls.max(axis=1, keepdims=True)).astype(np.float32)
         ev = self.evidence_.transform(texts)
