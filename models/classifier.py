@@ -39,7 +39,7 @@ from sklearn.svm import LinearSVC
 from features.segmentation import Segmenter
 from models.augment import partial_views
 from models.catalogue import Catalogue, load_catalogue
-from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact, item_names
+from models.evidence import EVIDENCE_FEATURES, CatalogueEvidence, compact, evidence_strength, item_names
 from models.knowledge import ItemKnowledge, load_knowledge
 from models.novelty import DomainNovelty, NoveltyScore
 from models.routing import Route, ThresholdChoice, choose_threshold
@@ -416,9 +416,7 @@ class ArchiveClassifier:
             return []
         F = self._combiner_features(texts)
         proba = self._recalibrate(self._softmax(F))
-        names = list(COMBINER_FEATURES)
-        fields, keywords = F[:, :, names.index("field_frac")], F[:, :, names.index("keyword_frac")]
-        evidence = F[:, :, names.index("head_cover")].max(axis=1) + (fields + keywords).max(axis=1)
+        evidence = evidence_strength(F[:, :, -len(EVIDENCE_FEATURES):])  # the combiner's last features
         return [
             self._prediction(row, self.novelty_.score_words(self.segmenter_.words(t), float(e)))
             for row, t, e in zip(proba, texts, evidence)

@@ -43,6 +43,15 @@ EVIDENCE_FEATURES = (
 )
 
 
+def evidence_strength(blocks: np.ndarray) -> np.ndarray:
+    """How plainly each text shows some catalogue form, from its evidence blocks (n_texts, n_items,
+    features): the best head-line coverage of an item name plus the best share of one item's field
+    labels and keywords. ``models.novelty`` reads a low value as no sign of any form."""
+    feature = EVIDENCE_FEATURES.index
+    fields = blocks[:, :, feature("field_frac")] + blocks[:, :, feature("keyword_frac")]
+    return blocks[:, :, feature("head_cover")].max(axis=1) + fields.max(axis=1)
+
+
 def compact(text: str) -> str:
     """NFKC and only CJK/alphanumerics: the form in which names are compared."""
     return _NON_WORD.sub("", normalize_text(text))
