@@ -132,11 +132,10 @@ class EarlyProcessPool(ProcessPoolTaskRunner):
     _started_pools: ClassVar[dict[str, EarlyProcessPool]] = {}
 
     def __init__(self, settings: Settings, token: str | None = None, early: int | None = None) -> None:
-        super().__init__(max_workers=settings.workers, initializer=_init_worker,
-                         initargs=(settings.ocr_threads, settings))
+        super().__init__(max_workers=settings.workers)  # its workers' initializer is set in ``__enter__``
         self._settings = settings
         self._token = token
-        # Workers started at once: no more than the run has files (each holds a model, ≈0.9 GB).
+        # Workers started at once: no more than the run has files (each holds a model, ≈0.6 GB).
         self._early = settings.workers if early is None else max(1, min(early, settings.workers))
 
     def for_flow(self) -> EarlyProcessPool:
